@@ -1,0 +1,1 @@
+"""Benchmarks of trio_orch against raw Trio and peer libraries, measured in the same run."""

@@ -1,0 +1,3 @@
+"""engines layer of trio_orch."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""runtime layer of trio_orch."""
+
+from __future__ import annotations
