@@ -43,8 +43,11 @@ async def main() -> None:
     results_send, results_receive = open_bounded_channel[str](max_size=2)
     pings_send, pings_receive = open_bounded_channel[int](max_size=3, drop=DropPolicy.OLDEST)
 
+    async def fetch_with_retry(page: int) -> str:
+        return await retry(fetch, page, policy=policy)
+
     async def worker(page: int) -> None:
-        body = await limiter.run(retry, fetch, page, policy=policy)
+        body = await limiter.run(fetch_with_retry, page)
         await results_send.send(body)
         pings_send.send_nowait(page)
 

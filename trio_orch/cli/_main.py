@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from trio_orch.cli import _bench
+from trio_orch.cli import _bench, _run
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trio-orch", description="Trio-native orchestration from the command line."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run.add_parser(commands)
     _bench.add_parser(commands)
     return parser
 

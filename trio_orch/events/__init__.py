@@ -1,3 +1,35 @@
-"""events layer of trio_orch."""
+"""events layer of trio_orch: typed events, the event bus, actors, choreography, stream operators.
+
+Imports only ``trio_orch.primitives`` (through its public names) and ``trio_orch._exceptions``.
+"""
 
 from __future__ import annotations
+
+from trio_orch.events._actor import Actor as Actor
+from trio_orch.events._actor import ActorRef as ActorRef
+from trio_orch.events._actor import ActorStats as ActorStats
+from trio_orch.events._actor import RestartPolicy as RestartPolicy
+from trio_orch.events._bus import BusStats as BusStats
+from trio_orch.events._bus import EventBus as EventBus
+from trio_orch.events._bus import Subscription as Subscription
+from trio_orch.events._bus import open_event_bus as open_event_bus
+from trio_orch.events._choreographer import Choreographer as Choreographer
+from trio_orch.events._choreographer import Flow as Flow
+from trio_orch.events._choreographer import open_choreographer as open_choreographer
+from trio_orch.events._event import ActorEvent as ActorEvent
+from trio_orch.events._event import ActorFailed as ActorFailed
+from trio_orch.events._event import ActorRestarted as ActorRestarted
+from trio_orch.events._event import BusEvent as BusEvent
+from trio_orch.events._event import Event as Event
+from trio_orch.events._event import EventsDropped as EventsDropped
+from trio_orch.events._event import HandlerFailed as HandlerFailed
+from trio_orch.events._event import SystemEvent as SystemEvent
+from trio_orch.events._operators import Operator as Operator
+from trio_orch.events._operators import OperatorStats as OperatorStats
+from trio_orch.events._operators import ThrottleMode as ThrottleMode
+from trio_orch.events._operators import batch as batch
+from trio_orch.events._operators import debounce as debounce
+from trio_orch.events._operators import dedupe as dedupe
+from trio_orch.events._operators import open_pipeline as open_pipeline
+from trio_orch.events._operators import start_pipeline as start_pipeline
+from trio_orch.events._operators import throttle as throttle

@@ -1,0 +1,1 @@
+"""Static typing checks (mypy only; nothing here is executed by pytest)."""

@@ -1,0 +1,546 @@
+"""The values of the workflow engine: steps, statuses, results, and definition checks.
+
+Nothing here runs anything: :mod:`trio_orch.engines._workflow_run` schedules what this module
+describes.  :func:`compile_steps` turns a list of :class:`Step` into a :class:`Plan` (integer
+indices, dependents lists, indegrees, a topological order), raising
+:class:`~trio_orch.WorkflowDefinitionError` for every malformed definition.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeAlias, final
+
+import attrs
+
+from trio_orch._exceptions import OrchError, WorkflowDefinitionError
+from trio_orch.primitives import RetryPolicy
+
+#: A step function: ``async def fn(ctx, **dependency_results) -> value``.
+StepFn: TypeAlias = Callable[..., Awaitable[Any]]
+#: A compensation: ``async def undo(ctx, value) -> None``.
+CompensateFn: TypeAlias = Callable[[Any, Any], Awaitable[Any]]
+#: A dependency given by name or by the (decorated) step function itself.
+DependencyRef: TypeAlias = "str | StepFn"
+
+
+@final
+class StepStatus(enum.Enum):
+    """Where one step of a run is.
+
+    ``PENDING`` (not started yet), ``RUNNING``, and the final states ``SUCCEEDED``,
+    ``FAILED`` (its last attempt raised), ``SKIPPED`` (never started: a dependency failed, or
+    the run ended first) and ``CANCELLED`` (it was running when the run was cancelled).
+    """
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+@final
+class WorkflowStatus(enum.Enum):
+    """How a run ended: every step ``SUCCEEDED``, some step ``FAILED``, or ``CANCELLED``."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@final
+class FailurePolicy(enum.Enum):
+    """What a step failure does to the rest of the run.
+
+    ``FAIL_FAST``: the first failure cancels the running steps (they end ``CANCELLED``) and
+    nothing else starts (``SKIPPED``).  ``CONTINUE``: independent branches run to the end;
+    only the (transitive) dependents of a failed step are ``SKIPPED``.
+    """
+
+    FAIL_FAST = "fail_fast"
+    CONTINUE = "continue"
+
+
+def _check_timeout(name: str, value: float | None, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"{name} must be a number of seconds{' or None' if allow_none else ''}, got {value!r}"
+        raise TypeError(msg)
+    if not value > 0:
+        msg = f"{name} must be > 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def _to_deps(value: object) -> tuple[DependencyRef, ...]:
+    if isinstance(value, str) or callable(value):
+        msg = f"depends_on must be a list of step names or step functions, got {value!r}"
+        raise TypeError(msg)
+    if not isinstance(value, Iterable):
+        msg = f"depends_on must be a list of step names or step functions, got {value!r}"
+        raise TypeError(msg)
+    deps = tuple(value)
+    for dep in deps:
+        if not (isinstance(dep, str) or callable(dep)):
+            msg = f"depends_on items must be step names or step functions, got {dep!r}"
+            raise TypeError(msg)
+    return deps
+
+
+def _check_name(_: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str):
+        msg = f"{attribute.name} must be a str, got {value!r}"
+        raise TypeError(msg)
+    if not value:
+        msg = f"{attribute.name} must not be empty, got {value!r}"
+        raise ValueError(msg)
+
+
+def _check_callable(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not callable(value):
+        msg = f"{attribute.name} must be an async callable, got {value!r}"
+        raise TypeError(msg)
+
+
+def _check_retry(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, RetryPolicy):
+        msg = f"retry must be a RetryPolicy or None, got {value!r}"
+        raise TypeError(msg)
+
+
+def _check_step_timeout(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    _check_timeout(attribute.name, value)
+
+
+@final
+@attrs.frozen
+class Step:
+    """One step of a workflow, in data form: ``Step("build", build, depends_on=["test"])``.
+
+    ``@wf.step(...)`` builds the same object from a decorated function.
+
+    Args:
+        name: unique within the workflow; dependents receive this step's value under it.
+        fn: ``async def fn(ctx: StepContext, **dependency_results)``.  It is called with the
+            :class:`StepContext` as the only positional argument and, as keyword arguments,
+            the results of those dependencies that its signature names (all of them if it
+            takes ``**kwargs``).  Every dependency result is also in ``ctx.results``.
+        depends_on: step names, or step functions decorated with ``@wf.step``, that must
+            succeed before this step starts.
+        retry: a :class:`~trio_orch.RetryPolicy` for this step's attempts, or ``None`` for a
+            single attempt.
+        timeout: seconds each attempt may take, or ``None``.  A timed-out attempt fails with
+            :class:`TimeoutError` (retried when the policy's ``retry_on`` accepts it, as the
+            default :func:`~trio_orch.is_transient` does).
+        compensate: ``async def undo(ctx, value)``, run if the workflow fails after this step
+            succeeded (saga style; see :class:`Workflow`).
+        compensation_timeout: seconds the compensation may take (default: the workflow's).
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: ``name`` is empty or a timeout is not > 0.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    fn: StepFn = attrs.field(validator=_check_callable)
+    depends_on: tuple[DependencyRef, ...] = attrs.field(
+        default=(), converter=_to_deps, kw_only=True
+    )
+    retry: RetryPolicy | None = attrs.field(default=None, kw_only=True, validator=_check_retry)
+    timeout: float | None = attrs.field(default=None, kw_only=True, validator=_check_step_timeout)
+    compensate: CompensateFn | None = attrs.field(
+        default=None, kw_only=True, validator=_check_callable
+    )
+    compensation_timeout: float | None = attrs.field(
+        default=None, kw_only=True, validator=_check_step_timeout
+    )
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """``depends_on`` as names (step functions are shown by their ``__name__``)."""
+        return tuple(d if isinstance(d, str) else _fn_name(d) for d in self.depends_on)
+
+
+def _fn_name(fn: Callable[..., Any]) -> str:
+    return str(getattr(fn, "__name__", repr(fn)))
+
+
+@final
+@attrs.frozen
+class StepResult:
+    """What one step did in a run.
+
+    Attributes:
+        status: the final :class:`StepStatus` (``PENDING``/``RUNNING`` only in a snapshot).
+        value: what the step returned (``None`` unless ``SUCCEEDED``).
+        error: the exception of its last attempt (``FAILED``), else ``None``.
+        attempts: how many attempts started (0 if it never started).
+        started_at: ``trio.current_time()`` when it started, or ``None``.
+        finished_at: ``trio.current_time()`` when it ended, or ``None``.
+    """
+
+    status: StepStatus
+    value: Any = None
+    error: BaseException | None = None
+    attempts: int = 0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """``finished_at - started_at``, or ``None`` if the step did not run to an end."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@final
+@attrs.frozen
+class CompensationResult:
+    """What one compensation did after a failed or cancelled run.
+
+    Attributes:
+        step: the name of the step it compensated.
+        error: ``None`` if it completed; the exception it raised, or a :class:`TimeoutError`
+            if it overran its ``compensation_timeout``.
+        started_at: ``trio.current_time()`` when it started.
+        finished_at: ``trio.current_time()`` when it ended.
+    """
+
+    step: str
+    error: BaseException | None
+    started_at: float
+    finished_at: float
+
+    @property
+    def ok(self) -> bool:
+        """True if the compensation completed without error."""
+        return self.error is None
+
+
+@final
+@attrs.frozen
+class WorkflowResult:
+    """What a whole run did: ``WorkflowResult(status, steps={name: StepResult(...)})``.
+
+    :meth:`Workflow.run` fills in every attribute; the keyword-only ones have defaults only
+    so that results can be built by hand (in tests, say).
+
+    Attributes:
+        status: the :class:`WorkflowStatus`.
+        steps: ``{name: StepResult}`` for every step, in definition order (read-only).
+        workflow: the workflow's id.
+        started_at: ``trio.current_time()`` when the run started.
+        finished_at: ``trio.current_time()`` when it ended (after any compensations).
+        compensations: ``{name: CompensationResult}`` in the order the compensations ran
+            (reverse completion order of the succeeded steps); empty if none ran.
+    """
+
+    status: WorkflowStatus
+    steps: Mapping[str, StepResult]
+    workflow: str = attrs.field(default="", kw_only=True)
+    started_at: float = attrs.field(default=0.0, kw_only=True)
+    finished_at: float = attrs.field(default=0.0, kw_only=True)
+    compensations: Mapping[str, CompensationResult] = attrs.field(factory=dict, kw_only=True)
+
+    def __getitem__(self, name: str) -> StepResult:
+        """The :class:`StepResult` of step ``name`` (``KeyError`` if there is none)."""
+        return self.steps[name]
+
+    @property
+    def ok(self) -> bool:
+        """True if every step succeeded."""
+        return self.status is WorkflowStatus.SUCCEEDED
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """``{name: value}`` of the steps that succeeded."""
+        return {n: r.value for n, r in self.steps.items() if r.status is StepStatus.SUCCEEDED}
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """Names of the steps that failed, in definition order."""
+        return self._named(StepStatus.FAILED)
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """Names of the steps that never started, in definition order."""
+        return self._named(StepStatus.SKIPPED)
+
+    @property
+    def cancelled(self) -> tuple[str, ...]:
+        """Names of the steps that were cancelled while running, in definition order."""
+        return self._named(StepStatus.CANCELLED)
+
+    @property
+    def compensation_errors(self) -> dict[str, BaseException]:
+        """``{step: error}`` of the compensations that failed or timed out."""
+        return {n: c.error for n, c in self.compensations.items() if c.error is not None}
+
+    def _named(self, status: StepStatus) -> tuple[str, ...]:
+        return tuple(n for n, r in self.steps.items() if r.status is status)
+
+
+class WorkflowFailed(OrchError):
+    """Raised by :meth:`trio_orch.Workflow.run` when a step failed.
+
+    The message lists the failed steps and their errors (and any failed compensation); the
+    first step error (in completion order) is chained as ``__cause__``.
+
+    Attributes:
+        result: the :class:`WorkflowResult` of the run (``status`` is ``FAILED``).
+    """
+
+    def __init__(self, result: WorkflowResult, *, first_error: BaseException | None = None) -> None:
+        self.result = result
+        failed = ", ".join(f"{name!r} ({result.steps[name].error!r})" for name in result.failed)
+        message = f"workflow {result.workflow!r} failed: step {failed}"
+        if len(result.failed) > 1:
+            message = f"workflow {result.workflow!r} failed: steps {failed}"
+        if result.compensation_errors:
+            undo = ", ".join(f"{n!r} ({e!r})" for n, e in result.compensation_errors.items())
+            message += f"; compensations failed: {undo}"
+        super().__init__(message)
+        if first_error is not None:
+            self.__cause__ = first_error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,), self.__dict__)
+
+
+# --- compiled plans ----------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class Node:
+    """A step compiled for scheduling: integer dependencies and what to pass to ``fn``."""
+
+    index: int
+    step: Step
+    deps: tuple[int, ...]
+    dep_names: tuple[str, ...]
+    #: names of the dependency results passed as keyword arguments
+    kwargs: tuple[str, ...]
+    #: the function takes a positional argument: the StepContext goes there
+    pass_context: bool = True
+    #: (name, index) of the dependencies in ``kwargs``
+    kw_pairs: tuple[tuple[str, int], ...] = attrs.field(init=False)
+    #: no retry policy and no timeout: a single plain call
+    simple: bool = attrs.field(init=False)
+
+    @kw_pairs.default
+    def _kw_pairs(self) -> tuple[tuple[str, int], ...]:
+        where = dict(zip(self.dep_names, self.deps, strict=True))
+        return tuple((name, where[name]) for name in self.kwargs)
+
+    @simple.default
+    def _simple(self) -> bool:
+        return self.step.retry is None and self.step.timeout is None
+
+
+@final
+@attrs.frozen
+class Plan:
+    """A validated workflow: nodes in definition order, dependents lists, a topological order."""
+
+    workflow: str
+    nodes: tuple[Node, ...]
+    dependents: tuple[tuple[int, ...], ...]
+    order: tuple[int, ...]
+    #: step name -> index
+    index: Mapping[str, int] = attrs.field(init=False, eq=False, repr=False)
+
+    @index.default
+    def _index(self) -> Mapping[str, int]:
+        return {node.step.name: node.index for node in self.nodes}
+
+
+def _error(workflow: str, message: str) -> WorkflowDefinitionError:
+    return WorkflowDefinitionError(message, workflow=workflow)
+
+
+def check_duplicate(workflow: str, names: Mapping[str, object], name: str) -> None:
+    """Raise :class:`WorkflowDefinitionError` if ``name`` is already in ``names``."""
+    if name in names:
+        msg = f"duplicate step name {name!r} in workflow {workflow!r}"
+        raise _error(workflow, msg)
+
+
+def compile_steps(
+    workflow: str, steps: Iterable[Step], by_fn: Mapping[Callable[..., Any], str]
+) -> Plan:
+    """Validate ``steps`` and compile them into a :class:`Plan`.
+
+    Args:
+        workflow: the workflow id (for messages).
+        steps: the steps, in definition order.
+        by_fn: step functions registered with the workflow, to resolve function references.
+
+    Raises:
+        WorkflowDefinitionError: duplicate name, unknown dependency, cycle, bad signature.
+    """
+    steps = tuple(steps)
+    index: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        check_duplicate(workflow, index, step.name)
+        index[step.name] = i
+    nodes = []
+    dependents: list[list[int]] = [[] for _ in steps]
+    signatures: dict[Callable[..., Any], _Signature | None] = {}
+    for i, step in enumerate(steps):
+        names = _resolve(workflow, step, index, by_fn)
+        deps = tuple(index[n] for n in names)
+        for d in deps:
+            dependents[d].append(i)
+        try:
+            sig = signatures[step.fn]
+        except KeyError:
+            sig = signatures[step.fn] = _signature(step.fn)
+        except TypeError:  # an unhashable callable
+            sig = _signature(step.fn)
+        kwargs = _kwargs_for(workflow, step, names, sig)
+        nodes.append(
+            Node(
+                index=i,
+                step=step,
+                deps=deps,
+                dep_names=names,
+                kwargs=kwargs,
+                pass_context=sig is None or sig.takes_context,
+            )
+        )
+    order = _topological(workflow, nodes, dependents)
+    return Plan(
+        workflow=workflow,
+        nodes=tuple(nodes),
+        dependents=tuple(tuple(d) for d in dependents),
+        order=order,
+    )
+
+
+def _resolve(
+    workflow: str,
+    step: Step,
+    index: Mapping[str, int],
+    by_fn: Mapping[Callable[..., Any], str],
+) -> tuple[str, ...]:
+    names: list[str] = []
+    for dep in step.depends_on:
+        if isinstance(dep, str):
+            name = dep
+        else:
+            found = by_fn.get(dep)
+            if found is None:
+                msg = (
+                    f"step {step.name!r} depends on {_fn_name(dep)!r}, "
+                    f"which is not a step of workflow {workflow!r}"
+                )
+                raise _error(workflow, msg)
+            name = found
+        if name not in index:
+            msg = f"step {step.name!r} depends on unknown step {name!r}"
+            raise _error(workflow, msg)
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+@attrs.frozen
+class _Signature:
+    """What the workflow needs to know about a step function's signature."""
+
+    text: str
+    takes_context: bool
+    var_keyword: bool
+    named: frozenset[str]
+    required: tuple[str, ...]
+
+
+_P = inspect.Parameter
+_POSITIONAL = (_P.POSITIONAL_ONLY, _P.POSITIONAL_OR_KEYWORD, _P.VAR_POSITIONAL)
+
+
+def _signature(fn: Callable[..., Any]) -> _Signature | None:
+    """``fn``'s signature summary, or None if it cannot be inspected."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # not introspectable (some builtins)
+        return None
+    params = list(sig.parameters.values())
+    takes_context = bool(params) and params[0].kind in _POSITIONAL
+    rest = params[1:] if takes_context else params
+    return _Signature(
+        text=str(sig),
+        takes_context=takes_context,
+        var_keyword=any(p.kind is _P.VAR_KEYWORD for p in params),
+        named=frozenset(p.name for p in rest if p.kind is not _P.POSITIONAL_ONLY),
+        required=tuple(
+            p.name
+            for p in rest
+            if p.default is _P.empty and p.kind not in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD)
+        ),
+    )
+
+
+def _kwargs_for(
+    workflow: str, step: Step, deps: tuple[str, ...], sig: _Signature | None
+) -> tuple[str, ...]:
+    """The dependency names to pass as keywords: those the signature names, or all of them."""
+    if sig is None or sig.var_keyword:
+        return deps
+    for name in sig.required:
+        if name not in deps:
+            msg = (
+                f"step {step.name!r}: parameter {name!r} is not one of its dependencies "
+                f"{list(deps)!r}"
+            )
+            raise _error(workflow, msg)
+    return tuple(d for d in deps if d in sig.named)
+
+
+def _topological(workflow: str, nodes: list[Node], dependents: list[list[int]]) -> tuple[int, ...]:
+    """Kahn's algorithm, FIFO in definition order; name a cycle if one is left over."""
+    indegree = [len(n.deps) for n in nodes]
+    ready = deque(i for i, d in enumerate(indegree) if d == 0)
+    order: list[int] = []
+    while ready:
+        i = ready.popleft()
+        order.append(i)
+        for j in dependents[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                ready.append(j)
+    if len(order) < len(nodes):
+        cycle = _find_cycle(nodes, {i for i, d in enumerate(indegree) if d > 0})
+        k = cycle.index(min(cycle[:-1]))
+        cycle = [*cycle[k:-1], *cycle[:k], cycle[k]]
+        path = " -> ".join(repr(nodes[i].step.name) for i in cycle)
+        msg = f"dependency cycle in workflow {workflow!r}: {path}"
+        raise _error(workflow, msg)
+    return tuple(order)
+
+
+def _find_cycle(nodes: list[Node], left: set[int]) -> list[int]:
+    """One cycle among ``left`` (every node there sits on or behind a cycle), first to last."""
+    # Walk dependency edges from the smallest leftover node: every leftover node has a
+    # leftover dependency, so the walk must revisit a node; the revisited stretch is a cycle.
+    start = min(left)
+    seen: dict[int, int] = {}
+    path: list[int] = []
+    i = start
+    while i not in seen:
+        seen[i] = len(path)
+        path.append(i)
+        i = next(d for d in nodes[i].deps if d in left)
+    cycle = path[seen[i] :]
+    # Show it in execution direction (dependency first), closing the loop.
+    cycle.reverse()
+    return [*cycle, cycle[0]]

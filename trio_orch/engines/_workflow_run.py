@@ -1,0 +1,450 @@
+"""The scheduler: one run of a compiled workflow plan in a nursery.
+
+Cost is O(steps + edges): each step keeps an indegree counter that its dependencies count
+down; a step whose counter reaches zero goes to a FIFO ready queue.  Only running steps have
+tasks, and a task that finishes a step goes on with the next ready one itself (spawning tasks
+only for the extra ready steps), so a chain runs in one task and a wide DAG in as many tasks as
+there are steps running at once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, final
+
+import attrs
+import trio
+
+from trio_orch.engines import _workflow_events as ev
+from trio_orch.engines._workflow_model import (
+    FailurePolicy,
+    Node,
+    Plan,
+    StepResult,
+    StepStatus,
+    WorkflowStatus,
+)
+from trio_orch.primitives import RetryDetails, retry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from trio_orch.events import Event
+    from trio_orch.primitives import ProgressTask
+
+#: a task yields to the scheduler after this many steps in a row (fairness for steps that
+#: never checkpoint themselves)
+_YIELD_EVERY = 64
+
+_PENDING = StepStatus.PENDING
+_RUNNING = StepStatus.RUNNING
+_SUCCEEDED = StepStatus.SUCCEEDED
+_FAILED = StepStatus.FAILED
+_SKIPPED = StepStatus.SKIPPED
+_CANCELLED = StepStatus.CANCELLED
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """A ``Cancelled``, or a group of nothing but (groups of) ``Cancelled``."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_cancellation(e) for e in exc.exceptions)
+    return isinstance(exc, trio.Cancelled)
+
+
+async def _call(node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
+    if node.pass_context:
+        return await node.step.fn(ctx, **kwargs)
+    return await node.step.fn(**kwargs)
+
+
+async def _attempt(node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
+    """One attempt, bounded by the step's ``timeout``; an overrun raises TimeoutError."""
+    step = node.step
+    if step.timeout is None:
+        return await _call(node, ctx, kwargs)
+    with trio.move_on_after(step.timeout):
+        return await _call(node, ctx, kwargs)
+    msg = f"step {step.name!r} attempt {ctx.attempt} timed out after {step.timeout}s"
+    raise TimeoutError(msg)
+
+
+@final
+@attrs.define(eq=False)
+class StepContext:
+    """What a running step knows about itself; its first positional argument.
+
+    A step function without any positional parameter is called without it.
+
+    Attributes:
+        name: the step's name.
+        workflow: the workflow's id.
+        attempt: the number of the current attempt (1 for the first).
+        results: ``{dependency name: its value}`` for every dependency of this step.
+        inputs: the mapping passed to :meth:`trio_orch.Workflow.run` (empty by default).
+    """
+
+    name: str
+    workflow: str
+    attempt: int
+    inputs: Mapping[str, Any]
+    _run: _Run = attrs.field(repr=False, alias="run")
+    _index: int = attrs.field(repr=False, alias="index")
+    _results: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
+    _log: Any = attrs.field(default=None, init=False, repr=False)
+    _log_attempt: int = attrs.field(default=0, init=False, repr=False)
+
+    @property
+    def results(self) -> Mapping[str, Any]:
+        """``{dependency name: its value}`` for every dependency of this step (read-only)."""
+        if self._results is None:
+            node = self._run.plan.nodes[self._index]
+            values = self._run.values
+            self._results = MappingProxyType(
+                {name: values[d] for name, d in zip(node.dep_names, node.deps, strict=True)}
+            )
+        return self._results
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound to ``workflow``, ``step`` and ``attempt``."""
+        if self._log is None or self._log_attempt != self.attempt:
+            self._log = self._run.log.bind(step=self.name, attempt=self.attempt)
+            self._log_attempt = self.attempt
+        return self._log
+
+    def progress(self, fraction: float) -> None:
+        """Report this step's progress, ``fraction`` in [0, 1].
+
+        It feeds the progress tracker and emits :class:`StepProgress` on the bus, if the run
+        has them.  Sync, O(1), never blocks; not a checkpoint.
+
+        Raises:
+            TypeError: ``fraction`` is not a number.
+            ValueError: ``fraction`` is not in [0, 1].
+        """
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            msg = f"fraction must be a number in [0, 1], got {fraction!r}"
+            raise TypeError(msg)
+        if not 0.0 <= fraction <= 1.0:
+            msg = f"fraction must be in [0, 1], got {fraction!r}"
+            raise ValueError(msg)
+        self._run.report_progress(self._index, float(fraction))
+
+
+@attrs.define(eq=False)
+class _Run:
+    """The state of one run.  Lists are indexed by step index (definition order)."""
+
+    plan: Plan
+    failure: FailurePolicy
+    max_concurrent: int | None
+    inputs: Mapping[str, Any]
+    log: Any
+    emit: Callable[[Event], object] | None
+    tracker_tasks: list[ProgressTask] | None
+    status: list[StepStatus] = attrs.field(init=False)
+    values: list[Any] = attrs.field(init=False)
+    errors: list[BaseException | None] = attrs.field(init=False)
+    attempts: list[int] = attrs.field(init=False)
+    started: list[float | None] = attrs.field(init=False)
+    finished: list[float | None] = attrs.field(init=False)
+    indegree: list[int] = attrs.field(init=False)
+    ready: deque[int] = attrs.field(init=False, factory=deque)
+    #: indices of the succeeded steps in completion order (compensations run in reverse)
+    completed: list[int] = attrs.field(init=False, factory=list)
+    #: the first step error, in completion order
+    first_error: BaseException | None = attrs.field(init=False, default=None)
+    running: int = attrs.field(init=False, default=0)
+    stopping: bool = attrs.field(init=False, default=False)
+    skip_reason: str = attrs.field(init=False, default="workflow failed")
+    nursery: trio.Nursery | None = attrs.field(init=False, default=None)
+    #: ``trio.current_time`` without its two wrappers (the scheduler's hot path)
+    now: Callable[[], float] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        n = len(self.plan.nodes)
+        self.status = [_PENDING] * n
+        self.values = [None] * n
+        self.errors = [None] * n
+        self.attempts = [0] * n
+        self.started = [None] * n
+        self.finished = [None] * n
+        self.indegree = [len(node.deps) for node in self.plan.nodes]
+        self.now = trio.lowlevel.current_clock().current_time
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        """Run every step that can run; return when none is running any more.
+
+        Raises whatever escapes a step that is not an :class:`Exception` (``Cancelled``,
+        ``KeyboardInterrupt``, ...), as a :class:`BaseExceptionGroup`.
+        """
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            self.ready.extend(i for i, d in enumerate(self.indegree) if d == 0)
+            self._spawn()
+
+    def _spawn(self) -> None:
+        """Start a task for each ready step that fits under ``max_concurrent``."""
+        assert self.nursery is not None
+        cap = self.max_concurrent
+        while self.ready and (cap is None or self.running < cap) and not self.stopping:
+            self.running += 1
+            self.nursery.start_soon(self._worker, self.ready.popleft())
+
+    def _take(self) -> int | None:
+        """The next ready step for a task that just finished one, or None."""
+        # The caller just freed its own slot, so max_concurrent always leaves room for it.
+        if self.stopping or not self.ready:
+            return None
+        self.running += 1
+        return self.ready.popleft()
+
+    async def _worker(self, i: int) -> None:
+        ran = 0
+        while True:
+            await self._run_step(i)
+            self.running -= 1
+            nxt = self._take()
+            self._spawn()
+            if nxt is None:
+                return
+            ran += 1
+            if ran % _YIELD_EVERY == 0:
+                await trio.lowlevel.checkpoint()
+            else:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            i = nxt
+
+    async def _run_step(self, i: int) -> None:
+        node = self.plan.nodes[i]
+        step = node.step
+        values = self.values
+        ctx = StepContext(step.name, self.plan.workflow, 1, self.inputs, self, i)
+        kwargs = {name: values[d] for name, d in node.kw_pairs}
+        now = self.now()
+        self.status[i] = _RUNNING
+        self.started[i] = now
+        if self.emit is not None:
+            self.emit(ev.StepStarted(self.plan.workflow, step.name, now))
+        try:
+            if node.simple:
+                self.attempts[i] = 1
+                if node.pass_context:
+                    value = await step.fn(ctx, **kwargs)
+                else:
+                    value = await step.fn(**kwargs)
+            else:
+                value = await self._attempts(node, ctx, kwargs)
+        except Exception as exc:
+            self._failed(i, exc)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        except BaseException as exc:
+            if _is_cancellation(exc):
+                self._cancelled(i)
+            else:  # KeyboardInterrupt, SystemExit...: recorded, then it ends the run
+                self.status[i] = _FAILED
+                self.errors[i] = exc
+                self.finished[i] = self.now()
+            raise
+        else:
+            self._succeeded(i, value)
+
+    async def _attempts(self, node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
+        """Run a step's attempts with :func:`trio_orch.retry` and its per-attempt timeout."""
+        step = node.step
+        policy = step.retry
+        i = node.index
+        attempts = self.attempts
+
+        async def attempt() -> Any:
+            attempts[i] += 1
+            ctx.attempt = attempts[i]
+            return await _attempt(node, ctx, kwargs)
+
+        if policy is None:
+            return await attempt()
+        attempt.__qualname__ = attempt.__name__ = f"{self.plan.workflow}.{step.name}"
+        user_hook = policy.on_retry
+
+        def on_retry(details: RetryDetails) -> None:
+            if user_hook is not None:
+                user_hook(details)
+            self.log.debug(
+                "trio_orch.workflow.step_retrying",
+                step=step.name,
+                attempt=details.attempt,
+                delay=details.delay,
+                error=details.error,
+            )
+            if self.emit is not None:
+                self.emit(
+                    ev.StepRetrying(
+                        self.plan.workflow, step.name, details.attempt, details.delay, details.error
+                    )
+                )
+
+        return await retry(attempt, policy=attrs.evolve(policy, on_retry=on_retry))
+
+    # --- bookkeeping (sync) ---------------------------------------------------------------
+
+    def _succeeded(self, i: int, value: Any) -> None:
+        now = self.now()
+        self.status[i] = _SUCCEEDED
+        self.values[i] = value
+        self.finished[i] = now
+        self.completed.append(i)
+        name = self.plan.nodes[i].step.name
+        self.log.debug("trio_orch.workflow.step_succeeded", step=name, attempts=self.attempts[i])
+        if self.emit is not None:
+            started = self.started[i]
+            assert started is not None
+            self.emit(ev.StepSucceeded(self.plan.workflow, name, self.attempts[i], now - started))
+        if self.tracker_tasks is not None:
+            self.tracker_tasks[i].done()
+        indegree = self.indegree
+        status = self.status
+        ready = self.ready
+        for j in self.plan.dependents[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0 and status[j] is _PENDING:
+                ready.append(j)
+
+    def _failed(self, i: int, exc: Exception) -> None:
+        self.status[i] = _FAILED
+        self.errors[i] = exc
+        self.finished[i] = self.now()
+        if self.first_error is None:
+            self.first_error = exc
+        name = self.plan.nodes[i].step.name
+        self.log.debug(
+            "trio_orch.workflow.step_failed", step=name, attempts=self.attempts[i], error=exc
+        )
+        if self.emit is not None:
+            self.emit(ev.StepFailed(self.plan.workflow, name, self.attempts[i], exc))
+        if self.failure is FailurePolicy.FAIL_FAST:
+            self.stop("workflow failed")
+        else:
+            self._skip_dependents(i)
+
+    def _cancelled(self, i: int) -> None:
+        self.status[i] = _CANCELLED
+        self.finished[i] = self.now()
+        name = self.plan.nodes[i].step.name
+        self.log.debug("trio_orch.workflow.step_cancelled", step=name)
+        if self.emit is not None:
+            self.emit(ev.StepCancelled(self.plan.workflow, name, self.attempts[i]))
+
+    def _skip_dependents(self, i: int) -> None:
+        """Mark every transitive dependent of failed step ``i`` SKIPPED (each one once)."""
+        reason = f"dependency {self.plan.nodes[i].step.name!r} failed"
+        stack = [i]
+        while stack:
+            for j in self.plan.dependents[stack.pop()]:
+                if self.status[j] is _PENDING:
+                    self._skip(j, reason)
+                    stack.append(j)
+
+    def _skip(self, j: int, reason: str) -> None:
+        self.status[j] = _SKIPPED
+        name = self.plan.nodes[j].step.name
+        self.log.debug("trio_orch.workflow.step_skipped", step=name, reason=reason)
+        if self.emit is not None:
+            self.emit(ev.StepSkipped(self.plan.workflow, name, reason))
+
+    def stop(self, reason: str) -> None:
+        """Start no more steps and cancel the running ones (fail-fast)."""
+        if not self.stopping:
+            self.stopping = True
+            self.skip_reason = reason
+            assert self.nursery is not None
+            self.nursery.cancel_scope.cancel(reason=reason)
+
+    def report_progress(self, i: int, fraction: float) -> None:
+        """``ctx.progress``: feed the tracker and the bus."""
+        if self.tracker_tasks is not None:
+            task = self.tracker_tasks[i]
+            task.set(fraction * task.total)
+        if self.emit is not None:
+            self.emit(ev.StepProgress(self.plan.workflow, self.plan.nodes[i].step.name, fraction))
+
+    # --- the end --------------------------------------------------------------------------
+
+    def settle(self, reason: str) -> None:
+        """Mark steps that never started SKIPPED and still-running ones CANCELLED."""
+        for i, status in enumerate(self.status):
+            if status is _PENDING:
+                self._skip(i, reason)
+            elif status is _RUNNING:  # pragma: no cover - every step task records its own end
+                self._cancelled(i)
+
+    def outcome(self, cancelled: bool) -> WorkflowStatus:
+        """The workflow's status, given whether the run was cancelled from outside."""
+        if cancelled:
+            return WorkflowStatus.CANCELLED
+        if self.first_error is not None:
+            return WorkflowStatus.FAILED
+        return WorkflowStatus.SUCCEEDED
+
+    def failed_names(self) -> list[str]:
+        """Names of the FAILED steps, in definition order."""
+        nodes = self.plan.nodes
+        return [nodes[i].step.name for i, s in enumerate(self.status) if s is _FAILED]
+
+    def step_results(self) -> Mapping[str, StepResult]:
+        """``{name: StepResult}`` in definition order (built lazily, once the run is over).
+
+        Drops the run's references to the nursery, bus and tracker: the result outlives them.
+        """
+        self.nursery = None
+        self.emit = None
+        self.tracker_tasks = None
+        return _StepResults(self)
+
+    def step_result(self, i: int) -> StepResult:
+        """The :class:`StepResult` of step ``i`` now."""
+        return StepResult(
+            status=self.status[i],
+            value=self.values[i],
+            error=self.errors[i],
+            attempts=self.attempts[i],
+            started_at=self.started[i],
+            finished_at=self.finished[i],
+        )
+
+
+class _StepResults(Mapping[str, StepResult]):
+    """A read-only ``{name: StepResult}`` that builds each StepResult on first access.
+
+    A 100,000-step run then does not pay for 100,000 result objects nobody reads.  It is
+    made when the run is over, so the state it reads no longer changes.
+    """
+
+    __slots__ = ("_cache", "_run")
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        self._cache: dict[str, StepResult] = {}
+
+    def __getitem__(self, name: str) -> StepResult:
+        try:
+            return self._cache[name]
+        except KeyError:
+            i = self._run.plan.index[name]  # KeyError for an unknown name
+            result = self._cache[name] = self._run.step_result(i)
+            return result
+
+    def __iter__(self) -> Iterator[str]:
+        return (node.step.name for node in self._run.plan.nodes)
+
+    def __len__(self) -> int:
+        return len(self._run.plan.nodes)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))

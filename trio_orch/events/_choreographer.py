@@ -1,0 +1,439 @@
+"""The choreographer: actors in a nursery, and flows that route bus events to them.
+
+``async with open_choreographer(bus) as choreo:`` opens a nursery for actors.  ``await
+choreo.spawn(actor, inbox=100)`` starts one and returns its :class:`~trio_orch.ActorRef`;
+``choreo.flow(UserInput, to=ref, transform=fn, where=predicate)`` subscribes the actor's inbox
+to the bus, optionally through stream operators (``.throttle(60).batch(10, 0.05)``).
+
+A flow without operators is a bus listener that filters (``where``), maps (``transform``)
+and queues straight into the actor's inbox, with no task of its own: ``emit`` applies the
+inbox's drop policy, ``publish`` waits for room.  A flow with operators gets a bounded inbox
+of its own (``max_buffer``, ``BLOCK``) and a task that runs the operators and forwards their
+output to the actor, waiting for room; that task runs in the choreographer's nursery.
+
+Shutdown, when the block ends normally: flows are disconnected from the bus and their tasks
+flush what their operators hold (a partial batch, a debounced item) into the actors; then the
+actors' inboxes close, each actor handles what is queued, runs ``on_stop`` and ends.  When the
+block raises, or an actor crashes without a restart policy, everything is cancelled and the
+error propagates (not wrapped in an ExceptionGroup when it is the only one).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+import attrs
+import trio
+
+from trio_orch.events._actor import ActorRef, RestartPolicy, SupportsHandle, run_actor
+from trio_orch.events._bus import DEFAULT_MAX_BUFFER, EventBus, check_event_type
+from trio_orch.events._groups import unwrap_single
+from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
+from trio_orch.events._operators import (
+    Operator,
+    ThrottleMode,
+    batch,
+    debounce,
+    dedupe,
+    start_pipeline,
+    throttle,
+)
+from trio_orch.primitives import DropPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Hashable, Iterable
+
+    from trio_orch.events._bus import _Listener
+    from trio_orch.events._event import Event
+
+E = TypeVar("E", bound="Event")
+T = TypeVar("T")
+
+#: Default seconds ``on_stop`` may run, shielded, when an actor is cancelled.
+DEFAULT_STOP_TIMEOUT = 5.0
+
+
+@final
+@attrs.define(eq=False, repr=False)
+class Flow(Generic[E]):
+    """A declared route from bus events of one type to an actor.  See :meth:`Choreographer.flow`.
+
+    Chain operators right where the flow is declared (before the next checkpoint):
+    ``choreo.flow(Tick, to=ui).throttle(60).batch(16, 1 / 60)``.
+    """
+
+    name: str
+    event_type: type[E]
+    _choreo: Choreographer
+    _to: ActorRef[Any]
+    _where: Callable[[E], object] | None
+    _transform: Callable[[E], object] | None
+    _max_buffer: int
+    _operators: list[Operator] = attrs.Factory(list)
+    _listener: _Listener | None = None
+    _node: Node | None = None
+    _task_started: bool = False
+    _closed: bool = False
+    _pending: list[object] = attrs.Factory(list)
+
+    def __repr__(self) -> str:
+        return f"<Flow {self.name!r}>"
+
+    @property
+    def operators(self) -> tuple[Operator, ...]:
+        """The operators the flow runs, in order (read their ``stats`` here)."""
+        return tuple(self._operators)
+
+    def via(self, *operators: Operator) -> Flow[E]:
+        """Append ``operators`` to the flow; returns the flow, for chaining.
+
+        Raises:
+            RuntimeError: the flow's operator task already started (chain where you declare).
+            TypeError: an operator is not an :class:`~trio_orch.Operator`.
+        """
+        objs: tuple[object, ...] = operators
+        for op in objs:
+            if not isinstance(op, Operator):
+                msg = f"operators must be Operator instances, got {op!r}"
+                raise TypeError(msg)
+        if self._task_started or self._closed:
+            msg = (
+                f"flow {self.name!r} already runs: chain operators where the flow is declared, "
+                "before the next checkpoint"
+            )
+            raise RuntimeError(msg)
+        if not operators:
+            return self
+        direct = not self._operators
+        self._operators.extend(operators)
+        if direct:
+            self._connect()
+        return self
+
+    def batch(self, max_size: int, max_wait: float) -> Flow[E]:
+        """Append :func:`trio_orch.batch` (the actor then receives tuples of events)."""
+        return self.via(batch(max_size, max_wait))
+
+    def throttle(self, per_second: float, *, mode: ThrottleMode = ThrottleMode.DELAY) -> Flow[E]:
+        """Append :func:`trio_orch.throttle`."""
+        return self.via(throttle(per_second, mode=mode))
+
+    def debounce(self, delay: float) -> Flow[E]:
+        """Append :func:`trio_orch.debounce`."""
+        return self.via(debounce(delay))
+
+    def dedupe(self, key: Callable[[Any], Hashable] | None, window: float) -> Flow[E]:
+        """Append :func:`trio_orch.dedupe`."""
+        return self.via(dedupe(key, window))
+
+    def close(self) -> None:
+        """Disconnect the flow from the bus; its operators flush into the actor, then stop.
+
+        Idempotent; not a checkpoint.
+        """
+        self._closed = True
+        if self._listener is not None:
+            self._choreo.bus._disconnect(self._listener)
+            self._listener = None
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        """(Re)register the bus listener for the current mode: direct, or through a task."""
+        bus = self._choreo.bus
+        if self._listener is not None:
+            bus._disconnect(self._listener)
+            self._listener = None
+        if not self._operators:
+            target: Inbox[Any] = self._to._inbox
+        else:
+            self._node = Node(self.name)
+            target = Inbox.open(
+                self.name,
+                max_size=self._max_buffer,
+                policy=DropPolicy.BLOCK,
+                consumer=self._node,
+                report=bus._report_drops,
+            )
+            self._choreo._flows_nursery.start_soon(self._run, target, name=self.name)
+        deliver_nowait, try_put, wait_put = self._deliverers(target)
+        self._listener = bus._connect(
+            self.event_type,
+            self.name,
+            deliver_nowait,
+            (try_put, wait_put),
+            inbox=target if self._operators else None,
+        )
+
+    def _deliverers(
+        self, target: Inbox[Any]
+    ) -> tuple[
+        Callable[[Event], None],
+        Callable[[Event], bool],
+        Callable[[Event], Any],
+    ]:
+        where, transform, bus, name = self._where, self._transform, self._choreo.bus, self.name
+        pending = self._pending
+        if where is None and transform is None:
+            return target.offer, target.try_put, target.wait_put
+
+        def deliver_nowait(event: Any) -> None:
+            # Errors propagate to bus.emit, which reports them under this function's name.
+            if where is None or where(event):
+                target.offer(event if transform is None else transform(event))
+
+        deliver_nowait.__qualname__ = name
+
+        def try_put(event: Any) -> bool:
+            try:
+                if where is not None and not where(event):
+                    return True
+                item = event if transform is None else transform(event)
+            except Exception as exc:
+                bus._handler_failed(name, event, exc)
+                return True
+            if target.try_put(item):
+                return True
+            pending.append(item)  # publish calls wait_put next, with no checkpoint between
+            return False
+
+        async def wait_put(_event: Any) -> None:
+            await target.wait_put(pending.pop())
+
+        return deliver_nowait, try_put, wait_put
+
+    async def _run(self, inbox: Inbox[Any]) -> None:
+        """The operator task: inbox -> operators -> the actor's inbox (waiting for room)."""
+        self._task_started = True
+        current_node.set(self._node)
+        to = self._to._inbox
+        async with trio.open_nursery() as nursery:
+            out = start_pipeline(nursery, inbox.receive, *self._operators)
+            async with out:
+                async for item in out:
+                    if not to.try_put(item):
+                        await to.wait_put(item)
+
+
+@final
+@attrs.define(eq=False, repr=False)
+class Choreographer:
+    """Spawns actors in its nursery and routes bus events to them.  See :func:`open_choreographer`."""
+
+    bus: EventBus
+    _actors_nursery: trio.Nursery
+    _flows_nursery: trio.Nursery
+    _refs: list[ActorRef[Any]] = attrs.Factory(list)
+    _flows: list[Flow[Any]] = attrs.Factory(list)
+    _names: set[str] = attrs.Factory(set)
+    _closed: bool = False
+
+    def __repr__(self) -> str:
+        return f"<Choreographer {len(self._refs)} actors, {len(self._flows)} flows>"
+
+    @property
+    def actors(self) -> tuple[ActorRef[Any], ...]:
+        """The refs of every actor spawned, in spawn order."""
+        return tuple(self._refs)
+
+    @property
+    def flows(self) -> tuple[Flow[Any], ...]:
+        """Every flow declared, in order."""
+        return tuple(self._flows)
+
+    async def spawn(
+        self,
+        actor: SupportsHandle[T],
+        *,
+        inbox: int = DEFAULT_MAX_BUFFER,
+        drop: DropPolicy = DropPolicy.BLOCK,
+        name: str | None = None,
+        restart: RestartPolicy | None = None,
+        stop_timeout: float = DEFAULT_STOP_TIMEOUT,
+    ) -> ActorRef[T]:
+        """Start ``actor`` as a task in the choreographer's nursery; return its ref once started.
+
+        Args:
+            actor: an object with ``async def handle(self, event)`` (an :class:`Actor`).
+            inbox: the inbox size (>= 1).
+            drop: what the full inbox does: ``BLOCK`` (``publish``/``ref.send`` wait,
+                ``emit`` refuses and counts), ``OLDEST``, ``NEWEST``, ``REJECT`` (refuses and
+                counts).
+            name: unique name for logs and events (default: the class name, numbered).
+            restart: restart the actor when it raises; ``None``: its error stops the
+                choreographer (siblings are cancelled, the error propagates).
+            stop_timeout: seconds ``on_stop`` may run, shielded, after a cancellation.
+
+        Returns:
+            The actor's :class:`~trio_orch.ActorRef`, after its ``on_start`` returned.
+
+        Raises:
+            TypeError, ValueError: bad arguments (no ``handle`` method, bad sizes, ...).
+            trio.ClosedResourceError: the choreographer's block has ended.
+            Exception: what ``on_start`` raised, if it failed without a restart policy.
+
+        Cancellation:
+            Cancelling ``spawn`` while ``on_start`` runs cancels the actor.
+        """
+        handle = getattr(actor, "handle", None)
+        if handle is None or not callable(handle):
+            msg = f"actor must have an async handle(event) method, got {actor!r}"
+            raise TypeError(msg)
+        check_max_buffer(inbox, "inbox")
+        check_drop(drop)
+        restart_obj: object = restart
+        if restart_obj is not None and not isinstance(restart_obj, RestartPolicy):
+            msg = f"restart must be a RestartPolicy or None, got {restart_obj!r}"
+            raise TypeError(msg)
+        if not (isinstance(stop_timeout, int | float) and stop_timeout >= 0):
+            msg = f"stop_timeout must be a number >= 0, got {stop_timeout!r}"
+            raise ValueError(msg)
+        self._check_open()
+        name = self._unique_name(name or type(actor).__qualname__, explicit=name is not None)
+        node = Node(name)
+        queue: Inbox[Any] = Inbox.open(
+            name, max_size=inbox, policy=drop, consumer=node, report=self.bus._report_drops
+        )
+        ref = ActorRef[T](name, queue, node)
+        self._refs.append(ref)
+        started: ActorRef[T] = await self._actors_nursery.start(
+            _spawned,
+            actor,
+            ref,
+            restart,
+            stop_timeout,
+            self.bus,
+            name=f"actor:{name}",
+        )
+        return started
+
+    def flow(
+        self,
+        event_type: type[E],
+        *,
+        to: ActorRef[Any],
+        transform: Callable[[E], object] | None = None,
+        where: Callable[[E], object] | None = None,
+        via: Iterable[Operator] = (),
+        max_buffer: int = DEFAULT_MAX_BUFFER,
+    ) -> Flow[E]:
+        """Route every bus event of ``event_type`` (or a subclass) to the actor ``to``.
+
+        Each event passes ``where(event)`` (skipped if false), then ``transform(event)``
+        (the actor receives its result), then the operators (``via``, or chained on the
+        returned :class:`Flow`).  ``where``/``transform`` run synchronously inside
+        ``emit``/``publish``; if they raise, the error is handled as a failing handler's
+        (logged, counted, :class:`~trio_orch.HandlerFailed`) and the event skipped.
+
+        Args:
+            event_type: the class to route; :class:`~trio_orch.Event` routes everything.
+            to: the destination actor.
+            transform: maps an event to what the actor receives.
+            where: a predicate; events for which it is false are skipped.
+            via: stream operators to run the events through, in order.
+            max_buffer: with operators: the size of the flow's own inbox (>= 1).
+
+        Returns:
+            The :class:`Flow` (chain ``.throttle()``, ``.batch()``, ... on it; ``close()``).
+
+        Raises:
+            TypeError, ValueError: bad arguments.
+            trio.ClosedResourceError: the choreographer's block has ended.
+            trio_orch.BusClosed: the bus is closed.
+        """
+        check_event_type(event_type)
+        to_obj: object = to
+        if not isinstance(to_obj, ActorRef):
+            msg = f"to must be an ActorRef (from spawn), got {to_obj!r}"
+            raise TypeError(msg)
+        fns: tuple[tuple[object, str], ...] = ((transform, "transform"), (where, "where"))
+        for fn, arg in fns:
+            if fn is not None and not callable(fn):
+                msg = f"{arg} must be callable or None, got {fn!r}"
+                raise TypeError(msg)
+        check_max_buffer(max_buffer)
+        self._check_open()
+        name = f"flow:{event_type.__qualname__}->{to.name}"
+        flow = Flow[E](name, event_type, self, to, where, transform, max_buffer)
+        self._flows.append(flow)
+        flow._connect()
+        flow.via(*via)
+        return flow
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = "the choreographer's async with block has ended"
+            raise trio.ClosedResourceError(msg)
+
+    def _unique_name(self, base: str, *, explicit: bool) -> str:
+        if explicit and base in self._names:
+            msg = f"name must be unique among the actors, got {base!r} twice"
+            raise ValueError(msg)
+        name = base
+        n = 1
+        while name in self._names:
+            n += 1
+            name = f"{base}#{n}"
+        self._names.add(name)
+        return name
+
+    def _close_flows(self) -> None:
+        self._closed = True
+        for flow in self._flows:
+            flow.close()
+
+    def _close_actors(self) -> None:
+        for ref in self._refs:
+            ref.close()
+
+
+async def _spawned(
+    actor: SupportsHandle[Any],
+    ref: ActorRef[Any],
+    restart: RestartPolicy | None,
+    stop_timeout: float,
+    bus: EventBus,
+    *,
+    task_status: trio.TaskStatus[ActorRef[Any]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await run_actor(
+        actor, ref, restart=restart, stop_timeout=stop_timeout, bus=bus, task_status=task_status
+    )
+
+
+@asynccontextmanager
+async def open_choreographer(bus: EventBus) -> AsyncIterator[Choreographer]:
+    """Open a :class:`Choreographer` on ``bus``, with a nursery for its actors and flows.
+
+    Open it inside the bus's block.  On normal exit, flows flush and close, then actors
+    drain their inboxes, run ``on_stop`` and end; the block waits for all of it.  If the
+    block raises or an actor crashes (without a restart policy, or past its limits), the
+    other actors and flows are cancelled and the exception propagates, unwrapped.
+
+    Raises:
+        TypeError: ``bus`` is not an :class:`EventBus`.
+        trio_orch.FlowDeadlock: an actor's blocking send would have closed a cycle.
+
+    Cancellation:
+        Cancelling the block cancels every actor (their ``on_stop`` run shielded, bounded
+        by ``stop_timeout``) and flow.
+    """
+    bus_obj: object = bus
+    if not isinstance(bus_obj, EventBus):
+        msg = f"bus must be an EventBus, got {bus_obj!r}"
+        raise TypeError(msg)
+    with unwrap_single():
+        async with trio.open_nursery() as actors:
+            try:
+                async with trio.open_nursery() as flows:
+                    choreo = Choreographer(bus, actors, flows)
+                    try:
+                        yield choreo
+                    finally:
+                        choreo._close_flows()
+            except BaseException:
+                actors.cancel_scope.cancel(reason="the choreographer's block raised")
+                raise
+            finally:
+                choreo._close_actors()

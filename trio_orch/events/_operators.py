@@ -1,0 +1,457 @@
+"""Stream operators (the event-stream optimizer): batch, throttle, debounce, dedupe.
+
+An operator is a small, reusable description of a transformation of a stream of items.  It
+runs as one task that reads a :class:`trio.abc.ReceiveChannel` and writes to a
+:class:`trio.abc.SendChannel`, in a nursery the caller owns or sees:
+
+* ``async with open_pipeline(receive, throttle(60), batch(10, 0.05)) as out:`` runs the
+  stages in a nursery owned by the block;
+* ``out = start_pipeline(nursery, receive, throttle(60))`` runs them in the caller's nursery;
+* ``choreo.flow(UserInput, to=ref).throttle(60).batch(10, 0.05)`` runs them on a flow, in
+  the choreographer's nursery.
+
+Stages are joined by bounded ``BLOCK`` channels (``max_buffer`` items), so backpressure flows
+upstream.  A stage closes its output when its input ends (after flushing what it holds: a
+partial batch, a pending debounced or throttled item) and closes its input when it ends; a
+closed output (the consumer went away) ends the stage quietly.  Every item an operator
+discards is counted in :attr:`Operator.stats` and logged (``"trio_orch.events.operator_dropped"``,
+the first at once, then at most once a second).  One operator object may run on several
+streams at once; its counters add up over all of them.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import OrderedDict
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, final
+
+import attrs
+import structlog
+import trio
+
+from trio_orch.events._groups import unwrap_single
+from trio_orch.primitives import open_bounded_channel
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Hashable
+
+_logger = structlog.get_logger()
+_LOG_INTERVAL = 1.0
+#: Default size of the channels between stages.
+DEFAULT_STAGE_BUFFER = 16
+
+
+@final
+@attrs.frozen
+class OperatorStats:
+    """Counters of an :class:`Operator`, summed over every stream it runs on.
+
+    Attributes:
+        received: items read from the input.
+        emitted: items (batches count one each) written to the output.
+        dropped: items discarded by design (throttled, superseded, duplicates).
+    """
+
+    received: int
+    emitted: int
+    dropped: int
+
+
+@attrs.define(eq=False)
+class Operator:
+    """Base class of the stream operators; build them with :func:`batch`, :func:`throttle`,
+    :func:`debounce` and :func:`dedupe`.
+
+    Subclasses implement :meth:`run`.  Compose operators with :func:`open_pipeline`,
+    :func:`start_pipeline` or on a flow.
+    """
+
+    _received: int = attrs.field(default=0, init=False)
+    _emitted: int = attrs.field(default=0, init=False)
+    _dropped: int = attrs.field(default=0, init=False)
+    _logged: int = attrs.field(default=0, init=False)
+    _last_log: float | None = attrs.field(default=None, init=False)
+
+    @property
+    def stats(self) -> OperatorStats:
+        """An :class:`OperatorStats` snapshot."""
+        return OperatorStats(self._received, self._emitted, self._dropped)
+
+    async def run(
+        self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
+    ) -> None:
+        """Read ``receive`` until it ends, writing results to ``send``; flush, then return.
+
+        The caller closes both channels afterwards (see :func:`start_pipeline`).
+        """
+        raise NotImplementedError
+
+    def start(
+        self,
+        nursery: trio.Nursery,
+        receive: trio.abc.ReceiveChannel[Any],
+        *,
+        max_buffer: int = DEFAULT_STAGE_BUFFER,
+    ) -> trio.abc.ReceiveChannel[Any]:
+        """Run this operator on ``receive`` in ``nursery``; return its output channel.
+
+        The same as ``start_pipeline(nursery, receive, self, max_buffer=max_buffer)``.
+        """
+        return start_pipeline(nursery, receive, self, max_buffer=max_buffer)
+
+    def _drop(self, count: int = 1) -> None:
+        self._dropped += count
+        now = trio.current_time()
+        if self._last_log is None or now - self._last_log >= _LOG_INTERVAL:
+            self._last_log = now
+            _logger.info(
+                "trio_orch.events.operator_dropped",
+                operator=type(self).__name__.lower(),
+                since_last_log=self._dropped - self._logged,
+                total=self._dropped,
+            )
+            self._logged = self._dropped
+
+    async def _emit(self, send: trio.abc.SendChannel[Any], item: object) -> None:
+        await send.send(item)
+        self._emitted += 1
+
+
+@final
+@attrs.define(eq=False)
+class Batch(Operator):
+    """Groups items into tuples; see :func:`batch`."""
+
+    max_size: int
+    max_wait: float
+
+    async def run(
+        self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
+    ) -> None:
+        """Emit a tuple when ``max_size`` items are in, or ``max_wait`` after its first item."""
+        while True:
+            try:
+                first = await receive.receive()
+            except trio.EndOfChannel:
+                await trio.lowlevel.checkpoint()
+                return
+            self._received += 1
+            items = [first]
+            ended = False
+            with trio.move_on_after(self.max_wait):
+                while len(items) < self.max_size:
+                    try:
+                        items.append(await receive.receive())
+                    except trio.EndOfChannel:
+                        ended = True
+                        break
+                    self._received += 1
+            await self._emit(send, tuple(items))
+            if ended:
+                return
+
+
+class ThrottleMode(enum.Enum):
+    """What :func:`throttle` does with an item that arrives before its rate allows.
+
+    Attributes:
+        DELAY: hold it (and, through backpressure, the stream behind it) until its slot:
+            nothing is lost; items leave exactly ``1 / per_second`` apart when busy.
+        DROP: discard it (counted): the first item of each interval wins.
+        LATEST: keep only the newest early item and emit it at the next slot, discarding
+            (counting) the ones it replaced: the last item of each interval wins, which is
+            what a UI refresh wants.
+    """
+
+    DELAY = "delay"
+    DROP = "drop"
+    LATEST = "latest"
+
+
+@final
+@attrs.define(eq=False)
+class Throttle(Operator):
+    """Limits the item rate; see :func:`throttle`."""
+
+    per_second: float
+    mode: ThrottleMode
+
+    async def run(
+        self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
+    ) -> None:
+        """Emit at most ``per_second`` items a second, as ``mode`` says."""
+        interval = 1.0 / self.per_second
+        if self.mode is ThrottleMode.LATEST:
+            await self._run_latest(receive, send, interval)
+            return
+        next_slot = -math.inf
+        async for item in receive:
+            self._received += 1
+            now = trio.current_time()
+            if now < next_slot:
+                if self.mode is ThrottleMode.DROP:
+                    self._drop()
+                    continue
+                await trio.sleep_until(next_slot)
+                now = next_slot
+            await self._emit(send, item)
+            next_slot = now + interval
+
+    async def _run_latest(
+        self,
+        receive: trio.abc.ReceiveChannel[Any],
+        send: trio.abc.SendChannel[Any],
+        interval: float,
+    ) -> None:
+        next_slot = -math.inf
+        while True:
+            try:
+                item = await receive.receive()
+            except trio.EndOfChannel:
+                await trio.lowlevel.checkpoint()
+                return
+            self._received += 1
+            ended = False
+            # Until the slot comes, newer items replace the held one.
+            with trio.move_on_at(next_slot):
+                while True:
+                    try:
+                        newer = await receive.receive()
+                    except trio.EndOfChannel:
+                        ended = True
+                        break
+                    self._received += 1
+                    self._drop()
+                    item = newer
+            if ended:
+                await trio.sleep_until(next_slot)
+            now = trio.current_time()
+            await self._emit(send, item)
+            next_slot = now + interval
+            if ended:
+                return
+
+
+@final
+@attrs.define(eq=False)
+class Debounce(Operator):
+    """Emits the last item of each burst; see :func:`debounce`."""
+
+    delay: float
+
+    async def run(
+        self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
+    ) -> None:
+        """Emit an item once ``delay`` seconds pass without a newer one (the rest count as dropped)."""
+        while True:
+            try:
+                item = await receive.receive()
+            except trio.EndOfChannel:
+                await trio.lowlevel.checkpoint()
+                return
+            self._received += 1
+            while True:
+                with trio.move_on_after(self.delay) as quiet:
+                    try:
+                        newer = await receive.receive()
+                    except trio.EndOfChannel:
+                        await self._emit(send, item)
+                        return
+                if quiet.cancelled_caught:
+                    break
+                self._received += 1
+                self._drop()
+                item = newer
+            await self._emit(send, item)
+
+
+@final
+@attrs.define(eq=False)
+class Dedupe(Operator):
+    """Discards repeats within a time window; see :func:`dedupe`."""
+
+    key: Callable[[Any], Hashable] | None
+    window: float
+    max_keys: int
+
+    async def run(
+        self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
+    ) -> None:
+        """Pass an item unless an item with the same key passed less than ``window`` ago."""
+        seen: OrderedDict[Hashable, float] = OrderedDict()  # key -> expiry, oldest first
+        key_of = self.key
+        async for item in receive:
+            self._received += 1
+            now = trio.current_time()
+            while seen and next(iter(seen.values())) <= now:
+                seen.popitem(last=False)
+            key = item if key_of is None else key_of(item)
+            if key in seen:
+                self._drop()
+                continue
+            seen[key] = now + self.window
+            if len(seen) > self.max_keys:
+                seen.popitem(last=False)
+            await self._emit(send, item)
+
+
+def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+        kind = "an int" if integer else "a number"
+        msg = f"{name} must be {kind}, got {value!r}"
+        raise TypeError(msg)
+    if not (value > 0 and math.isfinite(value)):
+        msg = f"{name} must be > 0 and finite, got {value!r}"
+        raise ValueError(msg)
+
+
+def batch(max_size: int, max_wait: float) -> Batch:
+    """Group items into tuples of up to ``max_size``, waiting at most ``max_wait`` seconds.
+
+    A batch is emitted as soon as it holds ``max_size`` items, or ``max_wait`` seconds after
+    its first item arrived, whichever comes first; a partial batch is flushed when the input
+    ends.  Batches are never empty.
+
+    Raises:
+        TypeError: ``max_size`` is not an int or ``max_wait`` not a number.
+        ValueError: either is not > 0 (or is infinite).
+    """
+    _check_positive("max_size", max_size, integer=True)
+    _check_positive("max_wait", max_wait)
+    return Batch(max_size, max_wait)
+
+
+def throttle(per_second: float, *, mode: ThrottleMode = ThrottleMode.DELAY) -> Throttle:
+    """Let at most ``per_second`` items a second through.
+
+    ``mode`` says what happens to an item that comes too early (see :class:`ThrottleMode`):
+    the default ``DELAY`` holds it until its slot (lossless, backpressure), ``DROP`` discards
+    it, ``LATEST`` keeps the newest early item for the next slot.
+
+    Raises:
+        TypeError: ``per_second`` is not a number or ``mode`` not a ThrottleMode.
+        ValueError: ``per_second`` is not > 0 (or is infinite).
+    """
+    _check_positive("per_second", per_second)
+    mode_obj: object = mode
+    if not isinstance(mode_obj, ThrottleMode):
+        msg = f"mode must be a ThrottleMode, got {mode_obj!r}"
+        raise TypeError(msg)
+    return Throttle(per_second, mode)
+
+
+def debounce(delay: float) -> Debounce:
+    """Emit the last item of each burst, once ``delay`` seconds pass without a newer one.
+
+    The items it supersedes are counted as dropped.  When the input ends, the pending item
+    is emitted at once.
+
+    Raises:
+        TypeError: ``delay`` is not a number.
+        ValueError: ``delay`` is not > 0 (or is infinite).
+    """
+    _check_positive("delay", delay)
+    return Debounce(delay)
+
+
+def dedupe(
+    key: Callable[[Any], Hashable] | None, window: float, *, max_keys: int = 10_000
+) -> Dedupe:
+    """Discard an item whose key was let through less than ``window`` seconds ago.
+
+    The window starts when an item passes (a discarded repeat does not extend it).  At most
+    ``max_keys`` keys are remembered; past that the oldest is forgotten (so every buffer
+    stays bounded).
+
+    Args:
+        key: ``key(item)`` gives the hashable key; ``None`` uses the item itself.
+        window: seconds a key suppresses its repeats.
+        max_keys: the most keys remembered at once.
+
+    Raises:
+        TypeError: ``key`` is not callable or None, ``window`` not a number or ``max_keys``
+            not an int.
+        ValueError: ``window`` or ``max_keys`` is not > 0.
+    """
+    key_obj: object = key
+    if key_obj is not None and not callable(key_obj):
+        msg = f"key must be callable or None, got {key_obj!r}"
+        raise TypeError(msg)
+    _check_positive("window", window)
+    _check_positive("max_keys", max_keys, integer=True)
+    return Dedupe(key, window, max_keys)
+
+
+async def _run_stage(
+    operator: Operator,
+    receive: trio.abc.ReceiveChannel[Any],
+    send: trio.abc.SendChannel[Any],
+) -> None:
+    async with receive, send:
+        try:
+            await operator.run(receive, send)
+        except trio.BrokenResourceError:
+            return  # the consumer closed its end: nobody wants the output any more
+
+
+def start_pipeline(
+    nursery: trio.Nursery,
+    receive: trio.abc.ReceiveChannel[Any],
+    *operators: Operator,
+    max_buffer: int = DEFAULT_STAGE_BUFFER,
+) -> trio.abc.ReceiveChannel[Any]:
+    """Run ``operators`` one after the other on ``receive``, each as a task in ``nursery``.
+
+    The pipeline takes ownership of ``receive`` (it is closed when the first stage ends).
+    The returned channel ends after the input ends and every stage has flushed.
+
+    Args:
+        nursery: where the stage tasks run.
+        receive: the input stream.
+        operators: the stages, applied in order (none: ``receive`` is returned as is).
+        max_buffer: size of the bounded channel after each stage.
+
+    Raises:
+        TypeError: an operator is not an :class:`Operator`.
+    """
+    if not isinstance(max_buffer, int) or isinstance(max_buffer, bool):
+        msg = f"max_buffer must be an int, got {max_buffer!r}"
+        raise TypeError(msg)
+    if max_buffer < 0:
+        msg = f"max_buffer must be >= 0, got {max_buffer!r}"
+        raise ValueError(msg)
+    objs: tuple[object, ...] = operators
+    for operator in objs:
+        if not isinstance(operator, Operator):
+            msg = f"operators must be Operator instances, got {operator!r}"
+            raise TypeError(msg)
+    for operator in operators:
+        send_out, receive_out = open_bounded_channel[Any](max_buffer)
+        nursery.start_soon(_run_stage, operator, receive, send_out, name=repr(operator))
+        receive = receive_out
+    return receive
+
+
+@asynccontextmanager
+async def open_pipeline(
+    receive: trio.abc.ReceiveChannel[Any],
+    *operators: Operator,
+    max_buffer: int = DEFAULT_STAGE_BUFFER,
+) -> AsyncIterator[trio.abc.ReceiveChannel[Any]]:
+    """Run ``operators`` on ``receive`` in a nursery owned by this block; yield the output.
+
+    ``async with open_pipeline(events, throttle(60), batch(10, 0.05)) as out:``.  Leaving
+    the block cancels the stages (read the output to the end first to get everything).
+
+    Raises:
+        TypeError, ValueError: as :func:`start_pipeline`.
+    """
+    with unwrap_single():
+        async with trio.open_nursery() as nursery:
+            out = start_pipeline(nursery, receive, *operators, max_buffer=max_buffer)
+            try:
+                yield out
+            finally:
+                nursery.cancel_scope.cancel(reason="open_pipeline block ended")

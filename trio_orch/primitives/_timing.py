@@ -1,0 +1,572 @@
+"""Debouncer and throttler: sync calls in, at most one run of ``fn`` at a time out.
+
+Both run ``fn`` from one runner task in a nursery, so they follow the rules of structured
+concurrency: ``async with open_debouncer(fn, 0.3) as debounced:`` owns its nursery, and
+``Debouncer(nursery, fn, 0.3)`` runs in the caller's.  Calling them is synchronous and never
+blocks: a call only records its arguments (one slot each, so memory is bounded) and wakes
+the runner.  ``fn`` may be a plain function or an ``async`` one; runs never overlap.
+
+Time comes from :func:`trio.current_time`, so ``autojump_clock`` tests are exact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, final
+
+import attrs
+import structlog
+import trio
+
+from trio_orch.primitives._cancel import _open_nursery_unwrapped
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from contextlib import AbstractAsyncContextManager
+
+__all__ = [
+    "Debouncer",
+    "DebouncerStats",
+    "Throttler",
+    "ThrottlerStats",
+    "open_debouncer",
+    "open_throttler",
+]
+
+P = ParamSpec("P")
+
+_logger = structlog.get_logger()
+
+_Call = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        msg = f"{name} must be a number of seconds, got {value!r}"
+        raise TypeError(msg)
+    if allow_zero and not (math.isfinite(value) and value >= 0):
+        msg = f"{name} must be finite and >= 0, got {value!r}"
+        raise ValueError(msg)
+    if not allow_zero and not (math.isfinite(value) and value > 0):
+        msg = f"{name} must be finite and > 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def _check_fn(fn: object) -> None:
+    if not callable(fn):
+        msg = f"fn must be callable, got {fn!r}"
+        raise TypeError(msg)
+
+
+def _check_nursery(nursery: object) -> None:
+    if not isinstance(nursery, trio.Nursery):
+        msg = f"nursery must be a trio.Nursery, got {nursery!r}"
+        raise TypeError(msg)
+
+
+def _check_debounce(fn: object, delay: object, max_wait: object) -> None:
+    _check_fn(fn)
+    _check_seconds("delay", delay, allow_zero=True)
+    if max_wait is not None:
+        _check_seconds("max_wait", max_wait, allow_zero=False)
+        if max_wait < delay:  # type: ignore[operator]  # both checked numbers above
+            msg = f"max_wait must be >= delay ({delay!r}), got {max_wait!r}"
+            raise ValueError(msg)
+
+
+def _check_throttle(fn: object, interval: object, leading: object, trailing: object) -> None:
+    _check_fn(fn)
+    _check_seconds("interval", interval, allow_zero=False)
+    if not (leading or trailing):
+        msg = f"leading and trailing cannot both be false, got {leading!r} and {trailing!r}"
+        raise ValueError(msg)
+
+
+def _invoke(fn: Callable[..., object], call: _Call) -> Awaitable[object] | None:
+    """Call ``fn``; return the awaitable to await if it is an async function."""
+    result = fn(*call[0], **call[1])
+    return result if inspect.isawaitable(result) else None
+
+
+def _log_discarded(kind: str, count: int) -> None:
+    if count:
+        _logger.info("trio_orch.store.calls_discarded", kind=kind, discarded=count)
+
+
+# --- debouncer ------------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class DebouncerStats:
+    """A snapshot of a :class:`Debouncer`.
+
+    Attributes:
+        calls: calls made.
+        runs: times ``fn`` ran.
+        coalesced: calls superseded by a later call before ``fn`` ran (the point of debouncing).
+        discarded: pending calls thrown away by ``cancel()``, ``close()`` or a failed block.
+        pending: whether a call is waiting to run.
+    """
+
+    calls: int
+    runs: int
+    coalesced: int
+    discarded: int
+    pending: bool
+
+
+@final
+@attrs.define(eq=False)
+class Debouncer(Generic[P]):
+    """Run ``fn`` with the last call's arguments once calls have been quiet for ``delay``.
+
+    ``debounced(*args, **kwargs)`` is synchronous and never blocks; each call replaces the
+    pending arguments and restarts the ``delay`` countdown.  With ``max_wait``, a pending call
+    runs at the latest ``max_wait`` seconds after the first call of the burst.  A call made
+    while ``fn`` runs is scheduled after it (runs never overlap).
+
+    The runner task starts in ``nursery``; it lives until :meth:`aclose`, :meth:`close`, or the
+    nursery's cancellation.  :func:`open_debouncer` is the ``async with`` form that owns its
+    nursery.
+
+    Args:
+        nursery: the nursery that runs the runner task (and therefore ``fn``).
+        fn: a function or an ``async`` function.
+        delay: seconds of quiet before ``fn`` runs (finite, >= 0).
+        max_wait: optional upper bound on how long a pending call waits (finite, >= delay).
+
+    Raises:
+        TypeError: ``nursery`` is not a nursery, ``fn`` not callable, a delay not a number.
+        ValueError: a delay is negative, infinite or NaN, or ``max_wait < delay``.
+
+    Cancellation:
+        An exception from ``fn`` propagates into ``nursery`` (and out of
+        :func:`open_debouncer`'s block), as any task's would.  A pending call when the runner
+        is cancelled is discarded, counted and logged (``trio_orch.store.calls_discarded``).
+    """
+
+    _nursery: trio.Nursery
+    _fn: Callable[P, object]
+    _delay: float
+    _max_wait: float | None = attrs.field(default=None, kw_only=True)
+    _call: _Call | None = attrs.field(default=None, init=False)
+    _first_at: float = attrs.field(default=0.0, init=False)
+    _deadline: float = attrs.field(default=0.0, init=False)
+    _wake: trio.Event = attrs.field(factory=trio.Event, init=False)
+    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False)
+    _closed: bool = attrs.field(default=False, init=False)
+    _calls: int = attrs.field(default=0, init=False)
+    _runs: int = attrs.field(default=0, init=False)
+    _coalesced: int = attrs.field(default=0, init=False)
+    _discarded: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_nursery(self._nursery)
+        _check_debounce(self._fn, self._delay, self._max_wait)
+        self._nursery.start_soon(self._run, name=f"debouncer of {self._fn!r}")
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Schedule ``fn(*args, **kwargs)`` after ``delay`` of quiet, replacing any pending call.
+
+        Raises:
+            trio.ClosedResourceError: the debouncer is closed.
+        """
+        if self._closed:
+            msg = "debouncer is closed"
+            raise trio.ClosedResourceError(msg)
+        now = trio.current_time()
+        self._calls += 1
+        if self._call is None:
+            self._first_at = now
+        else:
+            self._coalesced += 1
+        self._call = (args, kwargs)
+        deadline = now + self._delay
+        if self._max_wait is not None:
+            deadline = min(deadline, self._first_at + self._max_wait)
+        self._deadline = deadline
+        self._wake.set()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a call waits to run."""
+        return self._call is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the debouncer is closed (calls raise ``ClosedResourceError``)."""
+        return self._closed
+
+    def statistics(self) -> DebouncerStats:
+        """A :class:`DebouncerStats` snapshot."""
+        return DebouncerStats(
+            self._calls, self._runs, self._coalesced, self._discarded, self._call is not None
+        )
+
+    def cancel(self) -> bool:
+        """Discard the pending call, if any; return whether there was one.  Not a checkpoint."""
+        if self._call is None:
+            return False
+        self._call = None
+        self._discarded += 1
+        return True
+
+    async def flush(self) -> bool:
+        """Run the pending call now, in the calling task (after any run in progress ends).
+
+        Returns:
+            Whether a pending call ran.
+
+        Raises:
+            Exception: whatever ``fn`` raises.
+
+        Cancellation:
+            If cancelled while waiting for a run in progress, the pending call stays pending.
+
+        Checkpoints:
+            Always a checkpoint.
+        """
+        async with self._lock:
+            call = self._call
+            if call is None:
+                return False
+            self._call = None
+            self._runs += 1
+            awaitable = _invoke(self._fn, call)
+            if awaitable is not None:
+                await awaitable
+            return True
+
+    def close(self) -> None:
+        """Stop now: discard the pending call (counted, logged) and cancel the runner.
+
+        Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
+        """
+        self._closed = True
+        _log_discarded("debouncer", int(self.cancel()))
+        self._scope.cancel(reason="debouncer closed")
+
+    async def aclose(self) -> None:
+        """Close gracefully: refuse new calls, run the pending call now, stop the runner.
+
+        Raises:
+            Exception: whatever ``fn`` raises while flushing (the runner is stopped anyway).
+
+        Checkpoints:
+            Always a checkpoint.
+        """
+        self._closed = True
+        try:
+            await self.flush()
+        finally:
+            self.close()
+
+    async def _run(self) -> None:
+        try:
+            with self._scope:
+                while True:
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    # Each call pushes the deadline later: sleep until the latest one.
+                    while self._call is not None and trio.current_time() < self._deadline:  # noqa: ASYNC110
+                        await trio.sleep_until(self._deadline)
+                    await self.flush()
+        finally:
+            self._closed = True
+            _log_discarded("debouncer", int(self.cancel()))
+
+
+def open_debouncer(
+    fn: Callable[P, object], delay: float, *, max_wait: float | None = None
+) -> AbstractAsyncContextManager[Debouncer[P]]:
+    """Open a :class:`Debouncer` that runs in a nursery owned by the ``async with`` block.
+
+    ::
+
+        async with open_debouncer(save, delay=0.3) as debounced_save:
+            debounced_save(doc)        # sync, never blocks
+            debounced_save(doc2)       # replaces doc: save(doc2) runs 0.3 s after this call
+
+    On a normal exit the pending call, if any, runs at once (nothing is lost) and the block
+    waits for it.  When the block raises or is cancelled, the pending call is discarded
+    (counted and logged) and the exception propagates unchanged.  An exception raised by
+    ``fn`` propagates out of the block as itself (never wrapped in an ``ExceptionGroup``).
+
+    Args and Raises:
+        As for :class:`Debouncer` (checked when ``open_debouncer`` is called).
+
+    Checkpoints:
+        Entering is not a checkpoint; leaving normally is one.
+    """
+    _check_debounce(fn, delay, max_wait)
+    return _open_debouncer(fn, delay, max_wait)
+
+
+@contextlib.asynccontextmanager
+async def _open_debouncer(
+    fn: Callable[P, object], delay: float, max_wait: float | None
+) -> AsyncIterator[Debouncer[P]]:
+    async with _open_nursery_unwrapped() as nursery:
+        debouncer = Debouncer(nursery, fn, delay, max_wait=max_wait)
+        try:
+            yield debouncer
+            await debouncer.aclose()
+        finally:
+            debouncer.close()
+
+
+# --- throttler ------------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class ThrottlerStats:
+    """A snapshot of a :class:`Throttler`.
+
+    Attributes:
+        calls: calls made.
+        runs: times ``fn`` ran.
+        coalesced: trailing calls superseded by a later call in the same interval.
+        dropped: calls ignored because ``trailing=False`` and an interval was running
+            (the policy you chose; counted, not logged one by one).
+        discarded: pending calls thrown away by ``cancel()``, ``close()`` or a failed block.
+        pending: whether a call is waiting to run.
+    """
+
+    calls: int
+    runs: int
+    coalesced: int
+    dropped: int
+    discarded: int
+    pending: bool
+
+
+@final
+@attrs.define(eq=False)
+class Throttler(Generic[P]):
+    """Run ``fn`` at most once per ``interval``, like lodash's ``throttle``.
+
+    A call made while idle opens an interval; with ``leading=True`` it runs at once (in the
+    runner task, without waiting).  Calls made during the interval are collapsed into one
+    trailing call (the last arguments win) that runs when the interval ends and opens the next
+    interval; with ``trailing=False`` they are dropped (counted in ``dropped``).  With
+    ``leading=False`` the first call of a burst waits for the end of its interval.  Runs never
+    overlap: if ``fn`` takes longer than ``interval``, the next run starts when it returns.
+
+    Args:
+        nursery: the nursery that runs the runner task (and therefore ``fn``).
+        fn: a function or an ``async`` function.
+        interval: minimum seconds between the starts of two runs (finite, > 0).
+        leading: run the first call of a burst at once (default ``True``).
+        trailing: run the last call made during an interval when it ends (default ``True``).
+
+    Raises:
+        TypeError: ``nursery`` is not a nursery, ``fn`` not callable, ``interval`` not a number.
+        ValueError: ``interval`` is not finite and > 0, or ``leading`` and ``trailing`` are
+            both false.
+
+    Cancellation:
+        As for :class:`Debouncer`.
+    """
+
+    _nursery: trio.Nursery
+    _fn: Callable[P, object]
+    _interval: float
+    _leading: bool = attrs.field(default=True, kw_only=True)
+    _trailing: bool = attrs.field(default=True, kw_only=True)
+    _leading_call: _Call | None = attrs.field(default=None, init=False)
+    _trailing_call: _Call | None = attrs.field(default=None, init=False)
+    _window_end: float = attrs.field(default=-math.inf, init=False)
+    _wake: trio.Event = attrs.field(factory=trio.Event, init=False)
+    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False)
+    _closed: bool = attrs.field(default=False, init=False)
+    _calls: int = attrs.field(default=0, init=False)
+    _runs: int = attrs.field(default=0, init=False)
+    _coalesced: int = attrs.field(default=0, init=False)
+    _dropped: int = attrs.field(default=0, init=False)
+    _discarded: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_nursery(self._nursery)
+        _check_throttle(self._fn, self._interval, self._leading, self._trailing)
+        self._nursery.start_soon(self._run, name=f"throttler of {self._fn!r}")
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Run ``fn(*args, **kwargs)`` now, at the end of the interval, or not at all.
+
+        Raises:
+            trio.ClosedResourceError: the throttler is closed.
+        """
+        if self._closed:
+            msg = "throttler is closed"
+            raise trio.ClosedResourceError(msg)
+        self._calls += 1
+        call = (args, kwargs)
+        now = trio.current_time()
+        if now >= self._window_end and not self.pending:
+            self._window_end = now + self._interval
+            if self._leading:
+                self._leading_call = call
+            else:
+                self._trailing_call = call
+        elif self._trailing:
+            if self._trailing_call is not None:
+                self._coalesced += 1
+            self._trailing_call = call
+        else:
+            self._dropped += 1
+        self._wake.set()
+
+    @property
+    def pending(self) -> bool:
+        """Whether a call waits to run."""
+        return self._leading_call is not None or self._trailing_call is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the throttler is closed (calls raise ``ClosedResourceError``)."""
+        return self._closed
+
+    def statistics(self) -> ThrottlerStats:
+        """A :class:`ThrottlerStats` snapshot."""
+        return ThrottlerStats(
+            self._calls,
+            self._runs,
+            self._coalesced,
+            self._dropped,
+            self._discarded,
+            self.pending,
+        )
+
+    def cancel(self) -> int:
+        """Discard the pending calls; return how many there were.  Not a checkpoint."""
+        count = (self._leading_call is not None) + (self._trailing_call is not None)
+        self._leading_call = self._trailing_call = None
+        self._discarded += count
+        return count
+
+    async def flush(self) -> bool:
+        """Run the pending calls now, in the calling task (after any run in progress ends).
+
+        A flushed trailing call opens a new interval, as if it had run on time.
+
+        Returns:
+            Whether any call ran.
+
+        Raises:
+            Exception: whatever ``fn`` raises.
+
+        Checkpoints:
+            Always a checkpoint.
+        """
+        leading = await self._run_leading()
+        trailing = await self._run_trailing()
+        return leading or trailing
+
+    async def _run_leading(self) -> bool:
+        async with self._lock:
+            call, self._leading_call = self._leading_call, None
+            if call is None:
+                return False
+            self._runs += 1
+            awaitable = _invoke(self._fn, call)
+            if awaitable is not None:
+                await awaitable
+            return True
+
+    async def _run_trailing(self) -> bool:
+        async with self._lock:
+            call, self._trailing_call = self._trailing_call, None
+            if call is None:
+                return False
+            self._window_end = trio.current_time() + self._interval
+            self._runs += 1
+            awaitable = _invoke(self._fn, call)
+            if awaitable is not None:
+                await awaitable
+            return True
+
+    def close(self) -> None:
+        """Stop now: discard pending calls (counted, logged) and cancel the runner.
+
+        Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
+        """
+        self._closed = True
+        _log_discarded("throttler", self.cancel())
+        self._scope.cancel(reason="throttler closed")
+
+    async def aclose(self) -> None:
+        """Close gracefully: refuse new calls, run pending calls now, stop the runner.
+
+        Checkpoints:
+            Always a checkpoint.
+        """
+        self._closed = True
+        try:
+            await self.flush()
+        finally:
+            self.close()
+
+    async def _run(self) -> None:
+        try:
+            with self._scope:
+                while True:
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    while self.pending:
+                        if self._leading_call is not None:
+                            await self._run_leading()
+                        elif trio.current_time() < self._window_end:
+                            await trio.sleep_until(self._window_end)
+                        else:
+                            await self._run_trailing()
+        finally:
+            self._closed = True
+            _log_discarded("throttler", self.cancel())
+
+
+def open_throttler(
+    fn: Callable[P, object],
+    interval: float,
+    *,
+    leading: bool = True,
+    trailing: bool = True,
+) -> AbstractAsyncContextManager[Throttler[P]]:
+    """Open a :class:`Throttler` that runs in a nursery owned by the ``async with`` block.
+
+    ::
+
+        async with open_throttler(render, interval=0.1) as throttled_render:
+            for frame in frames:
+                throttled_render(frame)     # at most one render per 0.1 s
+
+    On a normal exit pending calls run at once and the block waits for them.  When the block
+    raises or is cancelled, pending calls are discarded (counted and logged) and the exception
+    propagates unchanged; an exception from ``fn`` propagates out of the block as itself.
+
+    Args and Raises:
+        As for :class:`Throttler` (checked when ``open_throttler`` is called).
+
+    Checkpoints:
+        Entering is not a checkpoint; leaving normally is one.
+    """
+    _check_throttle(fn, interval, leading, trailing)
+    return _open_throttler(fn, interval, leading, trailing)
+
+
+@contextlib.asynccontextmanager
+async def _open_throttler(
+    fn: Callable[P, object], interval: float, leading: bool, trailing: bool
+) -> AsyncIterator[Throttler[P]]:
+    async with _open_nursery_unwrapped() as nursery:
+        throttler = Throttler(nursery, fn, interval, leading=leading, trailing=trailing)
+        try:
+            yield throttler
+            await throttler.aclose()
+        finally:
+            throttler.close()

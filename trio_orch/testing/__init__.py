@@ -1,0 +1,14 @@
+"""Helpers for testing code that uses trio_orch (outside the library's layers).
+
+- :func:`open_ws_test_server` / :class:`WebSocketTestServer`: a local trio-websocket server
+  on 127.0.0.1 that echoes and can refuse handshakes, drop connections, stall pongs and
+  restart on the same port.
+"""
+
+from __future__ import annotations
+
+# --- ws ---
+from trio_orch.testing._ws_server import WebSocketTestServer as WebSocketTestServer
+from trio_orch.testing._ws_server import open_ws_test_server as open_ws_test_server
+
+__all__ = ["WebSocketTestServer", "open_ws_test_server"]
