@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python examples/main_job.py
+	$(BIN)/trio-orch run examples/build.toml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,4 +22,3 @@ def test_every_public_attribute_is_in_all() -> None:
         if not name.startswith("_") and name not in modules and name != "annotations"
     }
     assert public == set(trio_orch.__all__)
-

@@ -51,7 +51,7 @@ class PermanentError(OrchError):
     """An error that retrying cannot fix: :func:`trio_orch.classify_error` says PERMANENT."""
 
 
-class LimiterFull(OrchError):  # noqa: N818 - the contract's name
+class LimiterFull(OrchError):
     """Raised by :meth:`trio_orch.ConcurrencyLimiter.run` when ``queue_limit`` callers wait.
 
     Attributes:
@@ -60,10 +60,13 @@ class LimiterFull(OrchError):  # noqa: N818 - the contract's name
 
     def __init__(self, queue_limit: int) -> None:
         self.queue_limit = queue_limit
-        super().__init__(f"limiter queue is full: {queue_limit} callers already wait")
+        waiting = (
+            "1 caller already waits" if queue_limit == 1 else f"{queue_limit} callers already wait"
+        )
+        super().__init__(f"limiter queue is full: {waiting}")
 
 
-class QueueFull(OrchError, trio.WouldBlock):  # noqa: N818 - the contract's name
+class QueueFull(OrchError, trio.WouldBlock):
     """Raised when an item is sent to a full :attr:`DropPolicy.REJECT` channel.
 
     It is also a :class:`trio.WouldBlock`, so code written for ``send_nowait`` handles it.
@@ -100,7 +103,7 @@ class WorkflowDefinitionError(OrchError, ValueError):
 # --- WebSocket client ---------------------------------------------------------------------
 
 
-class ConnectionLost(OrchError):  # noqa: N818 - the contract's name
+class ConnectionLost(OrchError):
     """A :func:`trio_orch.open_ws_client` client gave up: it is closed and will not reconnect.
 
     Raised by iterating or receiving from the client, by ``send`` and ``wait_open`` once the

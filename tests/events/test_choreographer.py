@@ -483,3 +483,92 @@ async def test_actor_drains_a_long_backlog_in_order() -> None:
         for n in range(150):
             ref.send_nowait(Ping(n))
     assert [e.n for _, e in actor.seen] == list(range(150))
+
+
+@attrs.define
+class Doubler(Actor[Ping]):
+    """Publishes Pong(2n) for every Ping(n), after a delay."""
+
+    bus: EventBus
+    delay: float = 0.0
+
+    async def handle(self, event: Ping) -> None:
+        await trio.sleep(self.delay)
+        await self.bus.publish(Pong(event.n * 2))
+
+
+async def test_exit_lets_work_reach_the_end_of_a_chain(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sink = Recorder()
+    async with open_event_bus() as bus:
+        async with open_choreographer(bus) as choreo:
+            doubler = await choreo.spawn(Doubler(bus, delay=1.0), name="doubler")
+            end = await choreo.spawn(sink, name="sink")
+            choreo.flow(Ping, to=doubler)
+            choreo.flow(Pong, to=end)
+            for n in range(3):
+                bus.emit(Ping(n))
+            # Leaving at once: the doubler still has 3 events to handle, 1 s each.
+        assert [e for _, e in sink.seen] == [Pong(0), Pong(2), Pong(4)]
+        assert trio.current_time() == 3.0
+        assert sink.log == ["start", "stop"]
+
+
+async def test_exit_flushes_operator_flows_along_a_chain(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    sink = Recorder()
+    async with open_event_bus() as bus:
+        async with open_choreographer(bus) as choreo:
+            doubler = await choreo.spawn(Doubler(bus), name="doubler")
+            end = await choreo.spawn(sink, name="sink")
+            choreo.flow(Ping, to=doubler).dedupe(None, 100.0)
+            choreo.flow(Pong, to=end).batch(10, 100.0)
+            for n in [1, 1, 2, 3]:
+                bus.emit(Ping(n))
+        # Nothing waited for the 100 s windows: the operators were flushed on exit.
+        assert trio.current_time() == 0.0
+    assert [e for _, e in sink.seen] == [(Pong(2), Pong(4), Pong(6))]
+
+
+async def test_exit_after_a_crash_and_restart_on_the_last_event(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    crasher = Crasher({2})
+    with trio.fail_after(100):
+        async with open_event_bus() as bus, open_choreographer(bus) as choreo:
+            ref = await choreo.spawn(crasher, restart=fast_restarts(3))
+            with capture_logs():
+                for n in range(3):
+                    ref.send_nowait(Ping(n))
+    assert crasher.handled == [0, 1]
+    assert crasher.starts == [0.0, 1.0]
+    assert ref.stats.restarts == 1
+    assert trio.current_time() == 1.0
+
+
+async def test_exit_waits_for_a_ping_pong_to_finish(autojump_clock: trio.testing.MockClock) -> None:
+    @attrs.define
+    class Bouncer(Actor[Event]):
+        bus: EventBus
+        reply: Any
+        seen: list[int] = attrs.Factory(list)
+
+        async def handle(self, event: Event) -> None:
+            n = event.n  # type: ignore[attr-defined]
+            self.seen.append(n)
+            await trio.sleep(1)
+            if n < 5:
+                await self.bus.publish(self.reply(n + 1))
+
+    with trio.fail_after(100):
+        async with open_event_bus() as bus, open_choreographer(bus) as choreo:
+            ping = Bouncer(bus, Pong)
+            pong = Bouncer(bus, Ping)
+            choreo.flow(Ping, to=await choreo.spawn(ping, name="ping"))
+            choreo.flow(Pong, to=await choreo.spawn(pong, name="pong"))
+            bus.emit(Ping(0))
+    assert ping.seen == [0, 2, 4]
+    assert pong.seen == [1, 3, 5]
+    assert trio.current_time() == 6.0

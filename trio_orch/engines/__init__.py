@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-# --- workflow ---
 from trio_orch.engines._workflow import Workflow as Workflow
 from trio_orch.engines._workflow_events import StepCancelled as StepCancelled
 from trio_orch.engines._workflow_events import StepCompensated as StepCompensated
@@ -24,8 +23,6 @@ from trio_orch.engines._workflow_model import WorkflowFailed as WorkflowFailed
 from trio_orch.engines._workflow_model import WorkflowResult as WorkflowResult
 from trio_orch.engines._workflow_model import WorkflowStatus as WorkflowStatus
 from trio_orch.engines._workflow_run import StepContext as StepContext
-
-# --- ws ---
 from trio_orch.engines._ws_client import WebSocketClient as WebSocketClient
 from trio_orch.engines._ws_client import open_ws_client as open_ws_client
 from trio_orch.engines._ws_connection import WebSocketClientStats as WebSocketClientStats

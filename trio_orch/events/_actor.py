@@ -164,6 +164,8 @@ class ActorRef(Generic[E]):
     _failed: int = 0
     _restarts: int = 0
     _running: bool = False
+    _busy: bool = False
+    _quiet: Quiescence | None = None
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name!r}>"
@@ -212,6 +214,39 @@ class ActorRef(Generic[E]):
         Idempotent; not a checkpoint.
         """
         self._inbox.close()
+
+
+@attrs.define(eq=False)
+class Quiescence:
+    """Tells when a group of actors is quiet: none is handling an event, no inbox holds one.
+
+    Actors call :meth:`notify` when they go idle (only while someone waits, so it costs
+    nothing otherwise); :meth:`wait` returns once the whole group is quiet at the same time.
+    """
+
+    refs: list[ActorRef[Any]] = attrs.Factory(list)
+    _event: trio.Event | None = None
+
+    def quiet(self) -> bool:
+        """True if no running actor is busy or has queued events."""
+        return all(
+            not ref._running or (not ref._busy and ref._inbox.queued <= 0) for ref in self.refs
+        )
+
+    def notify(self) -> None:
+        """Wake :meth:`wait` if the group is quiet now."""
+        if self._event is not None and self.quiet():
+            self._event.set()
+
+    async def wait(self) -> None:
+        """Wait until the group is quiet.  Always a checkpoint."""
+        await trio.lowlevel.checkpoint()
+        while not self.quiet():
+            self._event = trio.Event()
+            try:
+                await self._event.wait()
+            finally:
+                self._event = None
 
 
 async def run_actor(
@@ -270,6 +305,8 @@ async def run_actor(
                 bus.emit(ActorRestarted(ref.name, len(recent), delay))
     finally:
         ref._running = False
+        if ref._quiet is not None:
+            ref._quiet.notify()
 
 
 async def _run_once(
@@ -314,17 +351,25 @@ async def _handle_inbox(actor: SupportsHandle[Any], ref: ActorRef[Any]) -> None:
             event = receive.receive_nowait() if inbox.queued > 0 else await receive.receive()
         except trio.WouldBlock:
             inbox.queued = 0  # the hint was off (it never is for the inbox's own sends)
+            if ref._quiet is not None:
+                ref._quiet.notify()
             continue
         except trio.EndOfChannel:
             await trio.lowlevel.checkpoint()
             return
         inbox.queued -= 1
         streak += 1
+        ref._busy = True
         try:
             await handle(event)
         except Exception as exc:
             exc.add_note(f"raised by actor {ref.name!r} handling {_describe(event)}")
             raise
+        finally:
+            ref._busy = False
+            quiet = ref._quiet
+            if quiet is not None and quiet._event is not None and inbox.queued <= 0:
+                quiet.notify()
         ref._handled += 1
 
 

@@ -11,11 +11,17 @@ inbox's drop policy, ``publish`` waits for room.  A flow with operators gets a b
 of its own (``max_buffer``, ``BLOCK``) and a task that runs the operators and forwards their
 output to the actor, waiting for room; that task runs in the choreographer's nursery.
 
-Shutdown, when the block ends normally: flows are disconnected from the bus and their tasks
-flush what their operators hold (a partial batch, a debounced item) into the actors; then the
-actors' inboxes close, each actor handles what is queued, runs ``on_stop`` and ends.  When the
-block raises, or an actor crashes without a restart policy, everything is cancelled and the
-error propagates (not wrapped in an ExceptionGroup when it is the only one).
+Shutdown, when the block ends normally: the work in flight is let run to its end, with every
+flow still connected.  In rounds: wait until the actors are all quiet at once (none handling
+an event, no inbox holding one); flush every operator pipeline (a fresh pipeline takes over
+the flow while the old one emits what it holds -- a partial batch, a debounced item -- into
+the actor and ends); wait until the actors are quiet again.  A round in which no pipeline
+forwarded anything ends the drain.  Then the flows are disconnected, the actors' inboxes
+closed, and each actor runs ``on_stop`` and ends.  (Like a nursery that waits for its tasks,
+this waits as long as actors keep passing work around; cancel the block to cut it short.)
+
+When the block raises, or an actor crashes without a restart policy, everything is cancelled
+and the error propagates (not wrapped in an ExceptionGroup when it is the only one).
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 import attrs
 import trio
 
-from trio_orch.events._actor import ActorRef, RestartPolicy, SupportsHandle, run_actor
+from trio_orch.events._actor import (
+    ActorRef,
+    Quiescence,
+    RestartPolicy,
+    SupportsHandle,
+    run_actor,
+)
 from trio_orch.events._bus import DEFAULT_MAX_BUFFER, EventBus, check_event_type
 from trio_orch.events._groups import unwrap_single
 from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
@@ -76,6 +88,9 @@ class Flow(Generic[E]):
     _task_started: bool = False
     _closed: bool = False
     _pending: list[object] = attrs.Factory(list)
+    # Set when the current operator task has ended; items it forwarded to the actor.
+    _done: trio.Event | None = None
+    _forwarded: int = 0
 
     def __repr__(self) -> str:
         return f"<Flow {self.name!r}>"
@@ -156,7 +171,8 @@ class Flow(Generic[E]):
                 consumer=self._node,
                 report=bus._report_drops,
             )
-            self._choreo._flows_nursery.start_soon(self._run, target, name=self.name)
+            self._done = trio.Event()
+            self._choreo._flows_nursery.start_soon(self._run, target, self._done, name=self.name)
         deliver_nowait, try_put, wait_put = self._deliverers(target)
         self._listener = bus._connect(
             self.event_type,
@@ -203,17 +219,34 @@ class Flow(Generic[E]):
 
         return deliver_nowait, try_put, wait_put
 
-    async def _run(self, inbox: Inbox[Any]) -> None:
+    def _flush(self) -> trio.Event | None:
+        """Swap in a fresh operator pipeline; the old one flushes into the actor and ends.
+
+        Returns the event set when the old pipeline has ended (None without operators).
+        """
+        done = self._done
+        if done is not None and not self._closed:
+            if self._choreo.bus.closed:
+                self.close()  # no new pipeline can listen any more: just flush the old one
+            else:
+                self._connect()
+        return done
+
+    async def _run(self, inbox: Inbox[Any], done: trio.Event) -> None:
         """The operator task: inbox -> operators -> the actor's inbox (waiting for room)."""
         self._task_started = True
         current_node.set(self._node)
         to = self._to._inbox
-        async with trio.open_nursery() as nursery:
-            out = start_pipeline(nursery, inbox.receive, *self._operators)
-            async with out:
-                async for item in out:
-                    if not to.try_put(item):
-                        await to.wait_put(item)
+        try:
+            async with trio.open_nursery() as nursery:
+                out = start_pipeline(nursery, inbox.receive, *self._operators)
+                async with out:
+                    async for item in out:
+                        if not to.try_put(item):
+                            await to.wait_put(item)
+                        self._forwarded += 1
+        finally:
+            done.set()
 
 
 @final
@@ -228,6 +261,7 @@ class Choreographer:
     _flows: list[Flow[Any]] = attrs.Factory(list)
     _names: set[str] = attrs.Factory(set)
     _closed: bool = False
+    _quiet: Quiescence = attrs.Factory(Quiescence)
 
     def __repr__(self) -> str:
         return f"<Choreographer {len(self._refs)} actors, {len(self._flows)} flows>"
@@ -296,7 +330,9 @@ class Choreographer:
             name, max_size=inbox, policy=drop, consumer=node, report=self.bus._report_drops
         )
         ref = ActorRef[T](name, queue, node)
+        ref._quiet = self._quiet
         self._refs.append(ref)
+        self._quiet.refs.append(ref)
         started: ActorRef[T] = await self._actors_nursery.start(
             _spawned,
             actor,
@@ -383,6 +419,24 @@ class Choreographer:
         for flow in self._flows:
             flow.close()
 
+    async def _settle(self) -> None:
+        """The normal-exit drain: see "Shutdown" in the module docstring.
+
+        Rounds of: wait until the actors are quiet; flush every operator pipeline and wait
+        for the old pipelines to end; wait until the actors are quiet again.  A round in
+        which no pipeline forwarded anything means nothing is left in flight.
+        """
+        self._closed = True
+        while True:
+            await self._quiet.wait()
+            before = sum(flow._forwarded for flow in self._flows)
+            for done in [flow._flush() for flow in self._flows]:
+                if done is not None:
+                    await done.wait()
+            await self._quiet.wait()
+            if sum(flow._forwarded for flow in self._flows) == before:
+                return
+
     def _close_actors(self) -> None:
         for ref in self._refs:
             ref.close()
@@ -406,10 +460,12 @@ async def _spawned(
 async def open_choreographer(bus: EventBus) -> AsyncIterator[Choreographer]:
     """Open a :class:`Choreographer` on ``bus``, with a nursery for its actors and flows.
 
-    Open it inside the bus's block.  On normal exit, flows flush and close, then actors
-    drain their inboxes, run ``on_stop`` and end; the block waits for all of it.  If the
-    block raises or an actor crashes (without a restart policy, or past its limits), the
-    other actors and flows are cancelled and the exception propagates, unwrapped.
+    Open it inside the bus's block.  On normal exit the block waits until the work in
+    flight has run to its end (the actors are quiet and the operator pipelines flushed; see
+    the module docs), then closes the flows and the actors' inboxes; each actor runs
+    ``on_stop`` and ends.  If the block raises or an actor crashes (without a restart
+    policy, or past its limits), the other actors and flows are cancelled and the exception
+    propagates, unwrapped.
 
     Raises:
         TypeError: ``bus`` is not an :class:`EventBus`.
@@ -428,12 +484,12 @@ async def open_choreographer(bus: EventBus) -> AsyncIterator[Choreographer]:
             try:
                 async with trio.open_nursery() as flows:
                     choreo = Choreographer(bus, actors, flows)
-                    try:
-                        yield choreo
-                    finally:
-                        choreo._close_flows()
+                    yield choreo
+                    await choreo._settle()
+                    choreo._close_flows()
             except BaseException:
                 actors.cancel_scope.cancel(reason="the choreographer's block raised")
                 raise
             finally:
+                choreo._close_flows()
                 choreo._close_actors()

@@ -6,31 +6,32 @@ Each section below belongs to one private module.
 
 from __future__ import annotations
 
-# --- errors & retry (_errors.py, _retry.py) ---
+from trio_orch.primitives._cancel import cancel_on as cancel_on
+from trio_orch.primitives._channel_state import DropPolicy as DropPolicy
+from trio_orch.primitives._channel_state import QueueStats as QueueStats
+from trio_orch.primitives._channels import BoundedReceiveChannel as BoundedReceiveChannel
+from trio_orch.primitives._channels import BoundedSendChannel as BoundedSendChannel
+from trio_orch.primitives._channels import open_bounded_channel as open_bounded_channel
 from trio_orch.primitives._errors import DEFAULT_CLASSIFIER as DEFAULT_CLASSIFIER
 from trio_orch.primitives._errors import ErrorClassifier as ErrorClassifier
 from trio_orch.primitives._errors import ErrorKind as ErrorKind
 from trio_orch.primitives._errors import classify_error as classify_error
 from trio_orch.primitives._errors import is_permanent as is_permanent
 from trio_orch.primitives._errors import is_transient as is_transient
+from trio_orch.primitives._eta import EtaEstimator as EtaEstimator
+from trio_orch.primitives._eta import ProgressSnapshot as ProgressSnapshot
+from trio_orch.primitives._limiter import ConcurrencyLimiter as ConcurrencyLimiter
+from trio_orch.primitives._limiter import LimiterStats as LimiterStats
+from trio_orch.primitives._progress import ProgressStats as ProgressStats
+from trio_orch.primitives._progress import ProgressTask as ProgressTask
+from trio_orch.primitives._progress import ProgressTracker as ProgressTracker
+from trio_orch.primitives._progress import open_progress_tracker as open_progress_tracker
 from trio_orch.primitives._retry import Jitter as Jitter
 from trio_orch.primitives._retry import RetryDetails as RetryDetails
 from trio_orch.primitives._retry import RetryPolicy as RetryPolicy
 from trio_orch.primitives._retry import retry as retry
 from trio_orch.primitives._retry import retry_testing as retry_testing
 from trio_orch.primitives._retry import retrying as retrying
-# --- cancellation (_cancel.py) ---
-from trio_orch.primitives._cancel import cancel_on as cancel_on
-# --- limiter (_limiter.py) ---
-from trio_orch.primitives._limiter import ConcurrencyLimiter as ConcurrencyLimiter
-from trio_orch.primitives._limiter import LimiterStats as LimiterStats
-# --- channels (_channels.py, _channel_state.py) ---
-from trio_orch.primitives._channel_state import DropPolicy as DropPolicy
-from trio_orch.primitives._channel_state import QueueStats as QueueStats
-from trio_orch.primitives._channels import BoundedReceiveChannel as BoundedReceiveChannel
-from trio_orch.primitives._channels import BoundedSendChannel as BoundedSendChannel
-from trio_orch.primitives._channels import open_bounded_channel as open_bounded_channel
-# --- store (_store.py) ---
 from trio_orch.primitives._store import AsyncOperation as AsyncOperation
 from trio_orch.primitives._store import OpStatus as OpStatus
 from trio_orch.primitives._store import Selector as Selector
@@ -45,10 +46,3 @@ from trio_orch.primitives._timing import Throttler as Throttler
 from trio_orch.primitives._timing import ThrottlerStats as ThrottlerStats
 from trio_orch.primitives._timing import open_debouncer as open_debouncer
 from trio_orch.primitives._timing import open_throttler as open_throttler
-# --- progress (_progress.py) ---
-from trio_orch.primitives._eta import EtaEstimator as EtaEstimator
-from trio_orch.primitives._eta import ProgressSnapshot as ProgressSnapshot
-from trio_orch.primitives._progress import ProgressStats as ProgressStats
-from trio_orch.primitives._progress import ProgressTask as ProgressTask
-from trio_orch.primitives._progress import ProgressTracker as ProgressTracker
-from trio_orch.primitives._progress import open_progress_tracker as open_progress_tracker
