@@ -167,6 +167,21 @@ async def test_start_pipeline_in_callers_nursery() -> None:
     assert start_pipeline(nursery, receive) is receive
 
 
+async def test_operator_open_runs_on_a_plain_channel(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    send, receive = trio.open_memory_channel[int](10)
+    op = batch(3, 0.5)
+    async with op.open(receive) as batches:
+        async with send:
+            for n in range(4):
+                await send.send(n)
+        got = [(trio.current_time(), b) async for b in batches]
+    assert got == [(0.0, (0, 1, 2)), (0.0, (3,))]
+    assert op.stats.received == 4
+    assert op.stats.emitted == 2
+
+
 async def test_consumer_closing_output_ends_stage_quietly() -> None:
     send, receive = trio.open_memory_channel[int](10)
     async with trio.open_nursery() as nursery:

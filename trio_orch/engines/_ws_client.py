@@ -466,9 +466,11 @@ class WebSocketClient:
                     nursery.start_soon(self._heartbeat, conn, self._heartbeat_interval)
         except BaseExceptionGroup as group:
             errors = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
-            if not errors:
+            # KeyboardInterrupt, SystemExit...: never retried, even beside a retryable error.
+            if not errors or not all(isinstance(e, Exception) for e in errors):
                 raise
-            error = self._classify(errors[0], attempt)
+            # Every leaf is classified, so a fatal one is raised even when it is not first.
+            error = [self._classify(e, attempt) for e in errors][0]
             if conn is None:
                 return _Outcome(opened=False, healthy=False, closed_by_us=False, error=error)
             conn.error = conn.error or error

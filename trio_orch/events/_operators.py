@@ -24,7 +24,7 @@ from __future__ import annotations
 import enum
 import math
 from collections import OrderedDict
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, final
 
 import attrs
@@ -100,6 +100,16 @@ class Operator:
         The same as ``start_pipeline(nursery, receive, self, max_buffer=max_buffer)``.
         """
         return start_pipeline(nursery, receive, self, max_buffer=max_buffer)
+
+    def open(
+        self, receive: trio.abc.ReceiveChannel[Any], *, max_buffer: int = DEFAULT_STAGE_BUFFER
+    ) -> AbstractAsyncContextManager[trio.abc.ReceiveChannel[Any]]:
+        """Run this operator on ``receive`` in a nursery owned by the returned block.
+
+        ``async with batch(10, 0.05).open(events) as batches:`` is the same as
+        ``open_pipeline(events, batch(10, 0.05))``; leaving the block cancels the stage.
+        """
+        return open_pipeline(receive, self, max_buffer=max_buffer)
 
     def _drop(self, count: int = 1) -> None:
         self._dropped += count

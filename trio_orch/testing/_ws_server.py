@@ -259,14 +259,52 @@ async def open_ws_test_server(
         port: the port to listen on; 0 (default) picks a free one.
         path: the path its :attr:`~WebSocketTestServer.url` names (any path is served).
 
+    Raises:
+        TypeError: ``port`` is not an int or ``path`` not a str.
+        ValueError: ``port`` is not in 0..65535 or ``path`` does not start with ``/``.
+        OSError: the port cannot be listened on.
+
     Cancellation:
-        Leaving the block stops the server and resets its connections.
+        Leaving the block stops the server and resets its connections.  An error raised in
+        the body propagates as itself, never wrapped in an ``ExceptionGroup``.
     """
+    _check_server_args(port, path)
     server = WebSocketTestServer(port=port, path=path)
-    async with trio.open_nursery() as nursery:
-        server._nursery = nursery
-        await server.start()
-        try:
-            yield server
-        finally:
-            nursery.cancel_scope.cancel(reason="test server closed")
+    try:
+        async with trio.open_nursery() as nursery:
+            server._nursery = nursery
+            await server.start()
+            try:
+                yield server
+            finally:
+                nursery.cancel_scope.cancel(reason="test server closed")
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1:
+            group.add_note("raised inside open_ws_test_server()")
+            raise
+        _reraise(group.exceptions[0])
+
+
+def _check_server_args(port: object, path: object) -> None:
+    if isinstance(port, bool) or not isinstance(port, int):
+        msg = f"port must be an int, got {port!r}"
+        raise TypeError(msg)
+    if not 0 <= port <= 65535:
+        msg = f"port must be in 0..65535, got {port!r}"
+        raise ValueError(msg)
+    if not isinstance(path, str):
+        msg = f"path must be a str, got {path!r}"
+        raise TypeError(msg)
+    if not path.startswith("/"):
+        msg = f"path must start with '/', got {path!r}"
+        raise ValueError(msg)
+
+
+def _reraise(exc: BaseException) -> typing.NoReturn:
+    """Raise ``exc`` out of an ExceptionGroup handler, keeping its own context."""
+    context = exc.__context__
+    try:
+        raise exc
+    finally:
+        exc.__context__ = context
+        del exc, context
