@@ -215,6 +215,15 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--grace: must be a number of seconds >= 0, got 'soon'" in capsys.readouterr().err
 
 
+def test_huge_retry_backoff_runs_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # delay * backoff ** (attempts - 1) overflows a float: it must not crash the run.
+    wf = write(tmp_path, '[steps.a]\nrun = "true"\nretry = { attempts = 2000, backoff = 10 }\n')
+    assert main(["run", str(wf)]) == 0
+    assert "│ a    │ succeeded │        1 │" in capsys.readouterr().out
+
+
 def test_timeout_retry_env_and_cwd_in_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -132,6 +132,19 @@ run = "  "
     ]
 
 
+def test_infinite_values_are_named() -> None:
+    text = """[steps.a]
+run = "true"
+weight = inf
+retry = { attempts = 2, delay = inf, backoff = inf }
+"""
+    assert problems(text) == [
+        "wf.toml:3: steps.a.weight: must be finite, got inf",
+        "wf.toml:4: steps.a.retry.delay: must be finite, got inf",
+        "wf.toml:4: steps.a.retry.backoff: must be finite, got inf",
+    ]
+
+
 def test_cycle_is_named() -> None:
     text = """[steps.a]
 run = "true"

@@ -686,6 +686,49 @@ async def test_a_step_failing_while_being_cancelled_is_failed(
     assert repr(result.steps).startswith("{'x': StepResult(status=<StepStatus.FAILED")
 
 
+async def _nursery_failing_on_cancel(ctx: StepContext) -> None:
+    async def child() -> None:
+        try:
+            await trio.sleep(10)
+        except trio.Cancelled:
+            raise RuntimeError("cleanup failed") from None
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(child)
+        await trio.sleep(10)  # its Cancelled joins the child's error in a BaseExceptionGroup
+
+
+async def test_a_step_nursery_failing_while_cancelled_is_failed(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async def x(ctx: StepContext) -> None:
+        await trio.sleep(1)
+        raise ValueError("x broke")
+
+    wf = Workflow("inner-fail", steps=[Step("x", x), Step("inner", _nursery_failing_on_cancel)])
+    with pytest.raises(WorkflowFailed) as info:
+        await wf.run()
+    result = info.value.result
+    assert result.status is WorkflowStatus.FAILED
+    assert result.failed == ("x", "inner")
+    error = result["inner"].error
+    assert isinstance(error, ExceptionGroup)
+    assert [str(e) for e in error.exceptions] == ["cleanup failed"]
+    assert trio.current_time() == 1.0
+
+
+async def test_a_step_nursery_failing_under_outside_cancel_still_cancels(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    wf = Workflow("inner-cancel", steps=[Step("inner", _nursery_failing_on_cancel)])
+    with trio.move_on_after(1) as scope:
+        await wf.run()
+    assert scope.cancelled_caught
+    assert wf.last_result is not None
+    assert wf.last_result.status is WorkflowStatus.CANCELLED
+    assert wf.last_result["inner"].status is StepStatus.FAILED
+
+
 async def test_two_base_exceptions_propagate_as_a_group(autojump_clock: trio.abc.Clock) -> None:
     class Fatal(BaseException):
         pass

@@ -287,7 +287,18 @@ async def test_run_rejects_bad_inputs() -> None:
     wf = Workflow("wf", steps=[Step("a", noop)])
     with pytest.raises(TypeError, match=r"^inputs must be a mapping or None, got \[1\]$"):
         await wf.run([1])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^bus must be an EventBus or None, got 5$"):
+        await wf.run(bus=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^progress must be a ProgressTracker or None, got 5$"):
+        await wf.run(progress=5)  # type: ignore[arg-type]
     assert started == []
+
+
+def test_workflow_rejects_a_bad_bus_or_tracker() -> None:
+    with pytest.raises(TypeError, match=r"^bus must be an EventBus or None, got 'bus'$"):
+        Workflow("wf", bus="bus")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^progress must be a ProgressTracker or None, got 1$"):
+        Workflow("wf", progress=1)  # type: ignore[arg-type]
 
 
 async def undo(ctx: StepContext, value: object) -> None:

@@ -119,6 +119,39 @@ async def test_compensation_failures_are_collected_not_raised(
     assert isinstance(info.value.__cause__, RuntimeError)
 
 
+async def test_compensation_nursery_failing_at_its_timeout_is_recorded(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    async def ok(ctx: StepContext) -> int:
+        await trio.sleep(1)
+        return 1
+
+    async def undo_with_nursery(ctx: StepContext, value: int) -> None:
+        async def child() -> None:
+            try:
+                await trio.sleep(100)
+            except trio.Cancelled:
+                raise OSError("undo cleanup failed") from None
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(child)
+            await trio.sleep(100)
+
+    wf = Workflow(
+        "saga-group",
+        steps=[
+            Step("a", ok, compensate=undo_with_nursery, compensation_timeout=2),
+            Step("b", boom, depends_on=["a"]),
+        ],
+    )
+    with pytest.raises(WorkflowFailed) as info:
+        await wf.run()
+    error = info.value.result.compensation_errors["a"]
+    assert isinstance(error, ExceptionGroup)
+    assert [str(e) for e in error.exceptions] == ["undo cleanup failed"]
+    assert trio.current_time() == 2 + 2
+
+
 async def test_no_compensation_when_the_run_succeeds(autojump_clock: trio.abc.Clock) -> None:
     log: list[str] = []
     do, undo = make(log)

@@ -163,7 +163,12 @@ async def _async_callback(state: ConnectionState) -> None:
         ("ws://x", {"send_buffer": -1}, ValueError, "send_buffer must be >= 0, got -1"),
         ("ws://x", {"receive_buffer": 0}, ValueError, "receive_buffer must be >= 1, got 0"),
         ("ws://x", {"send_buffer": 1.0}, TypeError, "send_buffer must be an int, got 1.0"),
-        ("ws://x", {"send_drop": "oldest"}, TypeError, "drop must be a DropPolicy, got 'oldest'"),
+        (
+            "ws://x",
+            {"send_drop": "oldest"},
+            TypeError,
+            "send_drop must be a DropPolicy, got 'oldest'",
+        ),
         (
             "ws://x",
             {"receive_drop": DropPolicy.REJECT},

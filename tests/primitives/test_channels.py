@@ -112,6 +112,11 @@ def test_static_types() -> None:
         ),
         ({"max_size": 1, "drop": None}, TypeError, r"^drop must be a DropPolicy, got None$"),
         ({"max_size": 1, "name": 7}, TypeError, r"^name must be a str or None, got 7$"),
+        (
+            {"max_size": 1, "on_drop": 5},
+            TypeError,
+            r"^on_drop must be a callable or None, got 5$",
+        ),
     ],
 )
 def test_bad_input_is_refused(kwargs: dict[str, Any], exc: type[Exception], message: str) -> None:
@@ -127,6 +132,17 @@ async def test_batch_size_must_be_positive(max_items: int) -> None:
         receive.receive_nowait_batch(max_items)
     with pytest.raises(ValueError, match=rf"^max_items must be >= 1, got {max_items}$"):
         await receive.receive_batch(max_items)
+    assert receive.stats.size == 1
+
+
+@pytest.mark.parametrize("max_items", [True, 2.0, "2"])
+async def test_batch_size_must_be_an_int(max_items: object) -> None:
+    send, receive = open_bounded_channel[int](2)
+    send.send_nowait(1)
+    with pytest.raises(TypeError, match=rf"^max_items must be an int, got {max_items!r}$"):
+        receive.receive_nowait_batch(max_items)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"^max_items must be an int, got {max_items!r}$"):
+        await receive.receive_batch(max_items)  # type: ignore[arg-type]
     assert receive.stats.size == 1
 
 

@@ -243,6 +243,11 @@ def test_without_defaults_only_rules_and_markers_apply() -> None:
     assert bare.with_rule(TimeoutError, T).classify(TimeoutError()) is T
 
 
+def test_defaults_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match=r"^defaults must be a bool, got 0$"):
+        ErrorClassifier(defaults=0)  # type: ignore[arg-type]
+
+
 def test_rules_apply_to_groups_and_leaves() -> None:
     c = ErrorClassifier().with_rule(RuntimeError, T)
     assert c.classify(ExceptionGroup("g", [RuntimeError(), TimeoutError()])) is T

@@ -397,6 +397,28 @@ async def test_holder_cancelled_mid_work_releases_its_slot(
     assert limiter.stats == LimiterStats(0, 0, 1, 0, cancelled=1)
 
 
+async def test_job_with_a_cancelled_nursery_counts_as_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Its nursery raises a BaseExceptionGroup of Cancelled: a cancellation, not a failure.
+    async def fan_out() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            await trio.sleep_forever()
+
+    limiter = ConcurrencyLimiter(2)
+    with trio.move_on_after(1):
+        await limiter.run(fan_out)
+    with trio.move_on_after(1):
+        async with limiter.slot():
+            await fan_out()
+    with trio.move_on_after(1):
+        async with limiter.map(lambda _: fan_out(), [1]) as results:
+            async for _ in results:
+                pass  # pragma: no cover
+    assert limiter.stats == LimiterStats(0, 0, 0, 0, cancelled=3)
+
+
 async def test_failing_job_propagates_unchanged_and_releases_the_slot() -> None:
     limiter = ConcurrencyLimiter(1)
     error = KeyError("boom")

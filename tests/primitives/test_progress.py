@@ -50,6 +50,20 @@ def test_no_progress_yet_means_unknown_eta() -> None:
     assert snap.eta is None
 
 
+@pytest.mark.parametrize("start", [0.0, 12.0, 123_456.7])
+def test_flat_progress_above_zero_means_unknown_eta(start: float) -> None:
+    # The fitted slope through equal values is rounding noise (~1e-17), not a rate:
+    # it used to give an eta of ~4e16 s.
+    est = EtaEstimator()
+    for t in range(4):
+        snap = est.update(0.3, at=start + t)
+    assert (snap.rate, snap.eta) == (0.0, None)
+    regressed = EtaEstimator()
+    regressed.update(0.1, at=start)
+    snap = regressed.update(0.05, at=start + 1)
+    assert (snap.smoothed, snap.rate, snap.eta) == (0.1, 0.0, None)
+
+
 def test_complete_means_eta_zero() -> None:
     est = EtaEstimator()
     est.update(0.2, at=0.0)
@@ -370,6 +384,21 @@ async def test_body_error_propagates_unwrapped() -> None:
             raise RuntimeError("boom")
 
 
+async def test_body_error_keeps_its_own_context() -> None:
+    async def body() -> None:
+        async with open_progress_tracker():
+            try:
+                raise KeyError("first")
+            except KeyError:
+                raise RuntimeError("while handling")  # noqa: B904 - the implicit context
+
+    with pytest.raises(RuntimeError, match=r"^while handling$") as info:
+        await body()
+    assert isinstance(info.value.__context__, KeyError)
+    assert not info.value.__suppress_context__
+    assert info.value.__cause__ is None
+
+
 async def test_tracker_bad_input(autojump_clock: trio.testing.MockClock) -> None:
     for tick, shown in [(0, "0"), (-1.0, "-1.0"), (math.nan, "nan")]:
         with pytest.raises(ValueError, match=rf"^tick must be a finite number > 0, got {shown}$"):
@@ -387,6 +416,15 @@ async def test_tracker_bad_input(autojump_clock: trio.testing.MockClock) -> None
             task.advance(-1)
         with pytest.raises(ValueError, match=r"^amount must be >= 0, got nan$"):
             task.advance(math.nan)
+        with pytest.raises(ValueError, match=r"^amount must be finite, got inf$"):
+            task.advance(math.inf)
+        with pytest.raises(TypeError, match=r"^amount must be a number, got True$"):
+            task.advance(True)
+        with pytest.raises(TypeError, match=r"^amount must be a number, got '1'$"):
+            task.advance("1")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"^name must be a str, got 5$"):
+            tracker.track(5)  # type: ignore[arg-type]
+        assert task.fraction == 0.0  # the rejected amounts left it alone
         with pytest.raises(ValueError, match=r"^value must be a finite number >= 0, got inf$"):
             task.set(math.inf)
         with pytest.raises(TypeError, match=r"^total must be a number, got '10'$"):

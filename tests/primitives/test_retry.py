@@ -596,9 +596,15 @@ async def test_retry_testing_reaches_child_tasks_but_not_outside(
 
 
 def test_retry_testing_bad_attempts() -> None:
+    # The message names retry_testing's own argument, ``attempts``.
     with (
-        pytest.raises(ValueError, match=r"^max_attempts must be >= 1, got 0$"),
+        pytest.raises(ValueError, match=r"^attempts must be >= 1, got 0$"),
         retry_testing(attempts=0),
+    ):
+        pass  # pragma: no cover
+    with (
+        pytest.raises(TypeError, match=r"^attempts must be an int, got True$"),
+        retry_testing(attempts=True),
     ):
         pass  # pragma: no cover
 

@@ -393,6 +393,8 @@ async def test_throttler_in_callers_nursery(autojump_clock: trio.testing.MockClo
             ValueError,
             r"^leading and trailing cannot both be false, got False and False$",
         ),
+        ({"leading": 1}, TypeError, r"^leading must be a bool, got 1$"),
+        ({"trailing": None}, TypeError, r"^trailing must be a bool, got None$"),
     ],
 )
 async def test_throttler_bad_input(

@@ -253,10 +253,14 @@ def _retry_policy(step: StepSpec) -> RetryPolicy | None:
     retry = step.retry
     if retry is None or retry.attempts <= 1:
         return None
+    try:
+        longest = retry.delay * retry.backoff ** (retry.attempts - 1)
+    except OverflowError:  # many attempts with a large backoff: effectively no cap
+        longest = sys.float_info.max
     return RetryPolicy(
         max_attempts=retry.attempts,
         initial_delay=retry.delay,
-        max_delay=max(retry.delay * retry.backoff ** (retry.attempts - 1), retry.delay),
+        max_delay=max(min(longest, sys.float_info.max), retry.delay),
         multiplier=retry.backoff,
         jitter=Jitter.NONE,
         retry_on=(CommandFailed, TimeoutError),

@@ -317,6 +317,9 @@ def _check(spec: _FileSpec) -> list[Problem]:
     return problems
 
 
+_INF = float("inf")
+
+
 def _check_step(name: str, step: StepSpec, steps: dict[str, StepSpec]) -> list[Problem]:
     key = ("steps", name)
     problems = []
@@ -337,6 +340,8 @@ def _check_step(name: str, step: StepSpec, steps: dict[str, StepSpec]) -> list[P
         problems.append(Problem((*key, "timeout"), f"must be > 0 seconds, got {step.timeout!r}"))
     if not step.weight > 0:
         problems.append(Problem((*key, "weight"), f"must be > 0, got {step.weight!r}"))
+    elif step.weight == _INF:
+        problems.append(Problem((*key, "weight"), f"must be finite, got {step.weight!r}"))
     if step.retry is not None:
         retry = step.retry
         if retry.attempts < 1:
@@ -347,9 +352,17 @@ def _check_step(name: str, step: StepSpec, steps: dict[str, StepSpec]) -> list[P
             problems.append(
                 Problem((*key, "retry", "delay"), f"must be >= 0 seconds, got {retry.delay!r}")
             )
+        elif retry.delay == _INF:
+            problems.append(
+                Problem((*key, "retry", "delay"), f"must be finite, got {retry.delay!r}")
+            )
         if not retry.backoff >= 1:
             problems.append(
                 Problem((*key, "retry", "backoff"), f"must be >= 1, got {retry.backoff!r}")
+            )
+        elif retry.backoff == _INF:
+            problems.append(
+                Problem((*key, "retry", "backoff"), f"must be finite, got {retry.backoff!r}")
             )
     return problems
 

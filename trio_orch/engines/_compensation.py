@@ -52,11 +52,13 @@ async def compensate(
         ctx = StepContext(step.name, run.plan.workflow, run.attempts[i], run.inputs, run, i)
         started = trio.current_time()
         error: BaseException | None = None
-        with trio.CancelScope(shield=True), trio.move_on_after(timeout) as scope:
-            try:
+        # The try is outside the scopes: a compensation's nursery that fails while the
+        # timeout cancels it raises an ExceptionGroup from the scope's exit, not from the call.
+        try:
+            with trio.CancelScope(shield=True), trio.move_on_after(timeout) as scope:
                 await step.compensate(ctx, run.values[i])
-            except Exception as exc:
-                error = exc
+        except Exception as exc:
+            error = exc
         if scope.cancelled_caught and error is None:
             msg = f"compensation of step {step.name!r} timed out after {timeout}s"
             error = TimeoutError(msg)

@@ -28,10 +28,11 @@ from trio_orch.engines._workflow_model import (
     compile_steps,
 )
 from trio_orch.engines._workflow_run import _Run
+from trio_orch.primitives import ProgressTracker
 
 if TYPE_CHECKING:
     from trio_orch.events import Event, EventBus
-    from trio_orch.primitives import ProgressTask, ProgressTracker, RetryPolicy
+    from trio_orch.primitives import ProgressTask, RetryPolicy
 
 F = TypeVar("F", bound=StepFn)
 
@@ -62,6 +63,18 @@ def _check_positive(_: object, attribute: attrs.Attribute[Any], value: object) -
     if not value > 0:
         msg = f"{attribute.name} must be > 0, got {value!r}"
         raise ValueError(msg)
+
+
+def _check_bus(_: object, attribute: attrs.Attribute[Any] | None, value: object) -> None:
+    if value is not None and not callable(getattr(value, "emit", None)):
+        msg = f"bus must be an EventBus or None, got {value!r}"
+        raise TypeError(msg)
+
+
+def _check_progress(_: object, attribute: attrs.Attribute[Any] | None, value: object) -> None:
+    if value is not None and not isinstance(value, ProgressTracker):
+        msg = f"progress must be a ProgressTracker or None, got {value!r}"
+        raise TypeError(msg)
 
 
 def _check_id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -177,8 +190,10 @@ class Workflow:
     failure: FailurePolicy = attrs.field(
         default=FailurePolicy.FAIL_FAST, kw_only=True, validator=_check_failure
     )
-    bus: EventBus | None = attrs.field(default=None, kw_only=True, repr=False)
-    progress: ProgressTracker | None = attrs.field(default=None, kw_only=True, repr=False)
+    bus: EventBus | None = attrs.field(default=None, kw_only=True, repr=False, validator=_check_bus)
+    progress: ProgressTracker | None = attrs.field(
+        default=None, kw_only=True, repr=False, validator=_check_progress
+    )
     compensation_timeout: float = attrs.field(default=30.0, kw_only=True, validator=_check_positive)
     last_result: WorkflowResult | None = attrs.field(default=None, init=False, repr=False)
     _steps: dict[str, Step] = attrs.field(factory=dict, init=False, repr=False)
@@ -366,6 +381,8 @@ class Workflow:
         if inputs is not None and not isinstance(cast("object", inputs), Mapping):
             msg = f"inputs must be a mapping or None, got {inputs!r}"
             raise TypeError(msg)
+        _check_bus(None, None, bus)
+        _check_progress(None, None, progress)
         bus = self.bus if bus is None else bus
         tracker = self.progress if progress is None else progress
         log = structlog.get_logger().bind(workflow=self.id)

@@ -53,6 +53,22 @@ def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, trio.Cancelled)
 
 
+def _errors_beside_cancellation(
+    exc: BaseException,
+) -> tuple[Exception, BaseExceptionGroup[trio.Cancelled]] | None:
+    """Split a group of ``Cancelled`` and plain errors into (the errors, the cancellations).
+
+    None unless ``exc`` is such a group (no ``KeyboardInterrupt``/``SystemExit`` in it).
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return None
+    cancelled, rest = exc.split(trio.Cancelled)
+    errors: object = rest  # an ExceptionGroup when every other leaf is an Exception
+    if cancelled is None or not isinstance(errors, ExceptionGroup):
+        return None
+    return errors, cancelled
+
+
 async def _call(node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
     if node.pass_context:
         return await node.step.fn(ctx, **kwargs)
@@ -245,11 +261,17 @@ class _Run:
         except BaseException as exc:
             if _is_cancellation(exc):
                 self._cancelled(i)
-            else:  # KeyboardInterrupt, SystemExit...: recorded, then it ends the run
+                raise
+            split = _errors_beside_cancellation(exc)
+            if split is None:  # KeyboardInterrupt, SystemExit...: recorded, then it ends the run
                 self.status[i] = _FAILED
                 self.errors[i] = exc
                 self.finished[i] = self.now()
-            raise
+                raise
+            # The step's own nursery failed while being cancelled: the step FAILED, and only
+            # the cancellation goes on (to the run's nursery, or out of the run).
+            self._failed(i, split[0])
+            raise split[1] from None
         else:
             self._succeeded(i, value)
 

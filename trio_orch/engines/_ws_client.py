@@ -402,6 +402,13 @@ class WebSocketClient:
         except ConnectionLost as exc:
             self._error = exc
             self._log.error("trio_orch.ws.gave_up", error=str(exc), attempts=exc.attempts)
+        except BaseException as exc:
+            # A bug, KeyboardInterrupt...: cancel the block before _finish() wakes its waiters,
+            # so that it ends with this error rather than with a ClosedResourceError of its own.
+            cancelled = all(isinstance(e, trio.Cancelled) for e in _leaves(exc))
+            if not cancelled and self._nursery is not None:
+                self._nursery.cancel_scope.cancel(reason="websocket client supervisor failed")
+            raise
         finally:
             self._finish()
 
@@ -470,7 +477,8 @@ class WebSocketClient:
             if not errors or not all(isinstance(e, Exception) for e in errors):
                 raise
             # Every leaf is classified, so a fatal one is raised even when it is not first.
-            error = [self._classify(e, attempt) for e in errors][0]
+            retryable = [self._classify(e, attempt) for e in errors]
+            error = retryable[0]
             if conn is None:
                 return _Outcome(opened=False, healthy=False, closed_by_us=False, error=error)
             conn.error = conn.error or error
@@ -856,6 +864,13 @@ def _make_client(url: str, **kw: Any) -> WebSocketClient:
         raise ValueError(msg)
     if secure and ssl_context is None:
         ssl_context = ssl.create_default_context()
+    for name in ("send_drop", "receive_drop"):
+        if not isinstance(kw[name], DropPolicy):
+            msg = f"{name} must be a DropPolicy, got {kw[name]!r}"
+            raise TypeError(msg)
+    if kw["send_buffer"] == 0 and kw["send_drop"] is DropPolicy.OLDEST:
+        msg = "send_buffer must be >= 1 with send_drop=DropPolicy.OLDEST, got 0"
+        raise ValueError(msg)
     codec = EnvelopeCodec() if kw["converter"] is None else EnvelopeCodec(kw["converter"])
     out_send, out_recv = open_bounded_channel[str](kw["send_buffer"], kw["send_drop"])
     receive_drop = kw["receive_drop"]

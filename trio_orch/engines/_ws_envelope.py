@@ -19,6 +19,9 @@ from cattrs.preconf.json import make_converter
 if typing.TYPE_CHECKING:
     import cattrs
 
+# Built once: json.dumps with options builds a new JSONEncoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
 
 @typing.final
 @attrs.frozen
@@ -98,7 +101,7 @@ class EnvelopeCodec:
         """
         _check_t(t)
         payload = data if data is None else self.converter.unstructure(data)
-        return json.dumps({"t": t, "data": payload}, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode({"t": t, "data": payload})
 
     def decode(self, message: str | bytes) -> Envelope | DecodeFailure:
         """Turn one incoming message into an :class:`Envelope`, or say why it cannot be one.
@@ -109,6 +112,8 @@ class EnvelopeCodec:
             obj = json.loads(message)
         except (ValueError, UnicodeDecodeError) as exc:
             return DecodeFailure(DecodeProblem.INVALID_JSON, str(exc))
+        except RecursionError:  # e.g. "[[[[...": a peer must not be able to crash the reader
+            return DecodeFailure(DecodeProblem.INVALID_JSON, "JSON nested too deeply")
         if not isinstance(obj, dict):
             return DecodeFailure(DecodeProblem.MISSING_TYPE, f"not a JSON object: {_clip(obj)}")
         t = obj.get("t")

@@ -226,8 +226,23 @@ class ChannelState(Generic[T]):
         self.rejects.flush()
 
 
-def check_channel_args(max_size: object, drop: object, name: object) -> None:
+def check_max_items(max_items: object) -> None:
+    """Raise TypeError/ValueError naming a bad ``max_items`` of a batch receive."""
+    if isinstance(max_items, bool) or not isinstance(max_items, int):
+        msg = f"max_items must be an int, got {max_items!r}"
+        raise TypeError(msg)
+    if max_items < 1:
+        msg = f"max_items must be >= 1, got {max_items!r}"
+        raise ValueError(msg)
+
+
+def check_channel_args(
+    max_size: object, drop: object, name: object, on_drop: object = None
+) -> None:
     """Raise TypeError/ValueError naming the bad argument of ``open_bounded_channel``."""
+    if on_drop is not None and not callable(on_drop):
+        msg = f"on_drop must be a callable or None, got {on_drop!r}"
+        raise TypeError(msg)
     if name is not None and not isinstance(name, str):
         msg = f"name must be a str or None, got {name!r}"
         raise TypeError(msg)

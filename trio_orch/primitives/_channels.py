@@ -18,7 +18,12 @@ import attrs
 import trio
 from outcome import Error, Value
 
-from trio_orch.primitives._channel_state import ChannelState, DropPolicy, check_channel_args
+from trio_orch.primitives._channel_state import (
+    ChannelState,
+    DropPolicy,
+    check_channel_args,
+    check_max_items,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -78,7 +83,7 @@ class open_bounded_channel(tuple["BoundedSendChannel[T]", "BoundedReceiveChannel
         item_type: type[T] | None = None,
     ) -> tuple[BoundedSendChannel[T], BoundedReceiveChannel[T]]:
         del item_type  # for type checkers only
-        check_channel_args(max_size, drop, name)
+        check_channel_args(max_size, drop, name, on_drop)
         state: ChannelState[T] = ChannelState(max_size, drop, on_drop, name)
         return BoundedSendChannel[T](state), BoundedReceiveChannel[T](state)
 
@@ -347,14 +352,13 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
             A non-empty list of at most ``max_items`` items.
 
         Raises:
+            TypeError: ``max_items`` is not an int.
             ValueError: ``max_items < 1``.
             trio.WouldBlock: nothing is buffered and some send handle is open.
             trio.EndOfChannel: nothing is buffered and every send handle is closed.
             trio.ClosedResourceError: this handle is closed.
         """
-        if max_items < 1:
-            msg = f"max_items must be >= 1, got {max_items!r}"
-            raise ValueError(msg)
+        check_max_items(max_items)
         first = self.receive_nowait()
         return self._take_more(first, max_items)
 
@@ -382,6 +386,7 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
             A non-empty list of at most ``max_items`` items, oldest first.
 
         Raises:
+            TypeError: ``max_items`` is not an int.
             ValueError: ``max_items < 1``.
             trio.EndOfChannel: every send handle is closed and the buffer is drained.
             trio.ClosedResourceError: this handle is closed (also while waiting).
@@ -393,9 +398,7 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
         Checkpoints:
             Always a checkpoint.
         """
-        if max_items < 1:
-            msg = f"max_items must be >= 1, got {max_items!r}"
-            raise ValueError(msg)
+        check_max_items(max_items)
         first = await self.receive()
         return self._take_more(first, max_items)
 

@@ -246,6 +246,12 @@ def _to_rules(value: object) -> tuple[ErrorRule, ...]:
     return tuple(rules)
 
 
+def _check_defaults(_: object, __: object, value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"defaults must be a bool, got {value!r}"
+        raise TypeError(msg)
+
+
 @final
 @attrs.frozen
 class ErrorClassifier:
@@ -266,11 +272,12 @@ class ErrorClassifier:
             PERMANENT" rule always apply.
 
     Raises:
-        TypeError: a rule is neither a callable nor a ``(match, kind)`` pair.
+        TypeError: a rule is neither a callable nor a ``(match, kind)`` pair, or
+            ``defaults`` is not a bool.
     """
 
     rules: tuple[ErrorRule, ...] = attrs.field(default=(), converter=_to_rules)
-    defaults: bool = attrs.field(default=True, kw_only=True)
+    defaults: bool = attrs.field(default=True, kw_only=True, validator=_check_defaults)
 
     @overload
     def with_rule(self, match: _Match, kind: ErrorKind, /) -> ErrorClassifier: ...

@@ -46,6 +46,9 @@ _LN2 = math.log(2.0)
 _LAG = 2.0 / _LN2
 _TREND_MAX_SPEEDUP = 4.0
 _TREND_MAX_SLOWDOWN = 0.4
+#: Rates below this (progress per second: 30 years for the whole job) are rounding noise of
+#: the fits, e.g. the ~1e-17 slope through samples that all have the same progress.
+_MIN_RATE = 1e-9
 
 
 @typing.final
@@ -345,7 +348,10 @@ class EtaEstimator:
             self._accel = accel**3 / (accel * accel + a_var)
             # The short fit's slope lags the current speed by about 2/ln(2) half-lives.
             rate += self._accel * _LAG * self.short_half_life
-        return max(0.0, rate)
+        if rate < _MIN_RATE:
+            self._accel = 0.0
+            return 0.0
+        return rate
 
     def _eta(self, smoothed: float) -> float | None:
         if smoothed >= 1.0:

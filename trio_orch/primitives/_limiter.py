@@ -103,6 +103,12 @@ class _Waiter:
         return Abort.SUCCEEDED
 
 
+def _only_cancelled(error: BaseException) -> bool:
+    if isinstance(error, BaseExceptionGroup):
+        return all(_only_cancelled(e) for e in error.exceptions)
+    return isinstance(error, trio.Cancelled)
+
+
 def _check_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         msg = f"{name} must be an int, got {value!r}"
@@ -286,12 +292,8 @@ class ConcurrencyLimiter:
             await self._acquire(bounded=True)
         try:
             result = await fn(*args)
-        except trio.Cancelled:
-            self._cancelled += 1
-            raise
-        except BaseException:
-            self._completed += 1
-            self._failed += 1
+        except BaseException as exc:
+            self._count_error(exc)
             raise
         finally:
             self._release()
@@ -475,12 +477,21 @@ class ConcurrencyLimiter:
         """Count a job that held a slot, then release the slot."""
         if error is None:
             self._completed += 1
-        elif isinstance(error, trio.Cancelled):
+        else:
+            self._count_error(error)
+        self._release()
+
+    def _count_error(self, error: BaseException) -> None:
+        """Count a job that raised: cancelled, or completed and failed.
+
+        A job whose own nursery was cancelled raises a group of nothing but ``Cancelled``:
+        that is a cancellation too.
+        """
+        if isinstance(error, trio.Cancelled) or _only_cancelled(error):
             self._cancelled += 1
         else:
             self._completed += 1
             self._failed += 1
-        self._release()
 
     # --- map --------------------------------------------------------------------------------
 
@@ -492,12 +503,8 @@ class ConcurrencyLimiter:
             await self._acquire(bounded=False)
         try:
             result = await fn(item)
-        except trio.Cancelled:
-            self._cancelled += 1
-            raise
-        except BaseException:
-            self._completed += 1
-            self._failed += 1
+        except BaseException as exc:
+            self._count_error(exc)
             raise
         finally:
             self._release()

@@ -21,6 +21,7 @@ import structlog
 import trio
 import trio.testing
 
+from trio_orch.primitives._cancel import _raise_single
 from trio_orch.primitives._eta import EtaEstimator, ProgressSnapshot
 
 if typing.TYPE_CHECKING:
@@ -86,11 +87,15 @@ class ProgressTask:
         """Add ``amount`` units of work done.
 
         Raises:
-            ValueError: ``amount`` is negative or NaN (use :meth:`set` to go back).
+            TypeError: ``amount`` is not a number (a bool is not).
+            ValueError: ``amount`` is negative, infinite or NaN (use :meth:`set` to go back).
         """
-        if not amount >= 0:
-            msg = f"amount must be >= 0, got {amount!r}"
-            raise ValueError(msg)
+        try:
+            ok = 0 <= amount < _INF  # one comparison chain: False for NaN too
+        except TypeError:
+            ok = False
+        if not ok or amount.__class__ is bool:
+            _reject_amount(amount)
         self._value += amount
 
     def set(self, value: float) -> None:
@@ -105,6 +110,20 @@ class ProgressTask:
     def done(self) -> None:
         """Mark the operation complete: the work done becomes :attr:`total`."""
         self._value = max(self._value, self.total)
+
+
+_INF = math.inf
+
+
+def _reject_amount(amount: object) -> typing.NoReturn:
+    if isinstance(amount, bool) or not isinstance(amount, int | float):
+        msg = f"amount must be a number, got {amount!r}"
+        raise TypeError(msg)
+    if math.isinf(amount):
+        msg = f"amount must be finite, got {amount!r}"
+        raise ValueError(msg)
+    msg = f"amount must be >= 0, got {amount!r}"
+    raise ValueError(msg)
 
 
 @typing.final
@@ -173,13 +192,17 @@ class ProgressTracker:
             The :class:`ProgressTask` handle to record progress on.
 
         Raises:
-            TypeError: ``total`` or ``weight`` is not a number.
+            TypeError: ``name`` is not a str, or ``total`` or ``weight`` is not a number.
             ValueError: ``name`` is already tracked, or ``total``/``weight`` is out of range.
             trio.ClosedResourceError: the tracker is closed.
         """
         if self._closed:
             msg = "the progress tracker is closed"
             raise trio.ClosedResourceError(msg)
+        checked: object = name
+        if not isinstance(checked, str):
+            msg = f"name must be a str, got {name!r}"
+            raise TypeError(msg)
         if name in self._tasks:
             msg = f"name must not be tracked already, got {name!r}"
             raise ValueError(msg)
@@ -445,6 +468,5 @@ async def open_progress_tracker(*, tick: float = 0.1) -> AsyncIterator[ProgressT
                 nursery.cancel_scope.cancel(reason="progress tracker closed")
     except BaseExceptionGroup as group:
         if len(group.exceptions) == 1:
-            only = group.exceptions[0]
-            raise only from only.__cause__
+            _raise_single(group)  # as itself, its own __context__ and __cause__ kept
         raise

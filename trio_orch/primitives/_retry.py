@@ -80,13 +80,17 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_max_attempts(_i: object, _a: object, value: object) -> None:
+def _check_attempts(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"max_attempts must be an int, got {value!r}"
+        msg = f"{name} must be an int, got {value!r}"
         raise TypeError(msg)
     if value < 1:
-        msg = f"max_attempts must be >= 1, got {value!r}"
+        msg = f"{name} must be >= 1, got {value!r}"
         raise ValueError(msg)
+
+
+def _check_max_attempts(_i: object, _a: object, value: object) -> None:
+    _check_attempts("max_attempts", value)
 
 
 def _check_delay(_i: object, attribute: attrs.Attribute[float], value: object) -> None:
@@ -342,7 +346,7 @@ def retry_testing(*, attempts: int | None = None, cap: bool = False) -> Iterator
     Use it as a ``with`` block (as a decorator it would not cover an ``async def``).
     """
     if attempts is not None:
-        _check_max_attempts(None, None, attempts)
+        _check_attempts("attempts", attempts)
     token = _TESTING.set(_Testing(attempts, cap))
     try:
         yield

@@ -79,6 +79,10 @@ def _check_debounce(fn: object, delay: object, max_wait: object) -> None:
 def _check_throttle(fn: object, interval: object, leading: object, trailing: object) -> None:
     _check_fn(fn)
     _check_seconds("interval", interval, allow_zero=False)
+    for name, flag in (("leading", leading), ("trailing", trailing)):
+        if not isinstance(flag, bool):
+            msg = f"{name} must be a bool, got {flag!r}"
+            raise TypeError(msg)
     if not (leading or trailing):
         msg = f"leading and trailing cannot both be false, got {leading!r} and {trailing!r}"
         raise ValueError(msg)
