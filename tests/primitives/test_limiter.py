@@ -754,7 +754,7 @@ async def test_map_simultaneous_errors_raise_a_group_with_a_note() -> None:
 
     with pytest.RaisesGroup(ValueError, ValueError) as info:
         await _collect(limiter.map(fail, [1, 2]), [])
-    assert info.value.__notes__ == ["2 jobs of ConcurrencyLimiter.map failed at the same time"]
+    assert info.value.__notes__ == ["raised by ConcurrencyLimiter.map(): 2 tasks failed at once"]
 
 
 async def test_cancelling_the_consumer_cancels_the_jobs(

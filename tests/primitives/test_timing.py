@@ -422,7 +422,7 @@ async def test_two_failures_come_out_as_a_group_with_a_note(
             finally:
                 raise KeyError("body failed too")  # replaces the Cancelled
     assert {type(e) for e in info.value.exceptions} == {ZeroDivisionError, KeyError}
-    assert info.value.__notes__ == ["raised by a trio_orch internal nursery: several tasks failed"]
+    assert info.value.__notes__ == ["raised by open_debouncer(): 2 tasks failed at once"]
 
 
 async def test_open_is_not_a_checkpoint_and_exit_is() -> None:

@@ -28,6 +28,7 @@ import trio
 import trio_websocket
 
 from trio_orch._exceptions import ConnectionLost, FatalCloseCode, HandshakeRejected
+from trio_orch._groups import leaves, open_nursery_unwrapped
 from trio_orch.engines._ws_connection import (
     WebSocketClientStats,
     _check_positive,
@@ -74,22 +75,6 @@ _WS_QUEUE = 64
 
 class _Emitter(typing.Protocol):
     def emit(self, event: WebSocketEvent, /) -> object: ...
-
-
-def _reraise(exc: BaseException) -> typing.NoReturn:
-    """Raise ``exc`` out of an ExceptionGroup handler, keeping its own context."""
-    context = exc.__context__
-    try:
-        raise exc
-    finally:
-        exc.__context__ = context
-        del exc, context
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
-    return [exc]
 
 
 @typing.final
@@ -405,7 +390,7 @@ class WebSocketClient:
         except BaseException as exc:
             # A bug, KeyboardInterrupt...: cancel the block before _finish() wakes its waiters,
             # so that it ends with this error rather than with a ClosedResourceError of its own.
-            cancelled = all(isinstance(e, trio.Cancelled) for e in _leaves(exc))
+            cancelled = all(isinstance(e, trio.Cancelled) for e in leaves(exc))
             if not cancelled and self._nursery is not None:
                 self._nursery.cancel_scope.cancel(reason="websocket client supervisor failed")
             raise
@@ -472,7 +457,7 @@ class WebSocketClient:
                 if self._heartbeat_interval is not None:
                     nursery.start_soon(self._heartbeat, conn, self._heartbeat_interval)
         except BaseExceptionGroup as group:
-            errors = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
+            errors = [e for e in leaves(group) if not isinstance(e, trio.Cancelled)]
             # KeyboardInterrupt, SystemExit...: never retried, even beside a retryable error.
             if not errors or not all(isinstance(e, Exception) for e in errors):
                 raise
@@ -805,27 +790,17 @@ async def open_ws_client(
         connect_stream=connect_stream,
         rng=rng,
     )
-    try:
-        async with trio.open_nursery() as nursery:
-            client._nursery = nursery
-            client._set_state(ConnectionState.CONNECTING)
-            nursery.start_soon(client._supervise)
-            try:
-                yield client
-            except BaseException:
-                client._closing = True
-                nursery.cancel_scope.cancel(reason="websocket client block raised")
-                raise
-            await client.aclose()
-    except BaseExceptionGroup as group:
-        leaves = _leaves(group)
-        real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
-        if len(real) == 1:
-            _reraise(real[0])
-        if not real:
-            _reraise(leaves[0])
-        group.add_note(f"raised inside open_ws_client({url!r})")
-        raise
+    async with open_nursery_unwrapped(f"open_ws_client({url!r})") as nursery:
+        client._nursery = nursery
+        client._set_state(ConnectionState.CONNECTING)
+        nursery.start_soon(client._supervise)
+        try:
+            yield client
+        except BaseException:
+            client._closing = True
+            nursery.cancel_scope.cancel(reason="websocket client block raised")
+            raise
+        await client.aclose()
     if client._error is not None and not client._error_seen:
         client._error_seen = True
         raise client._error from client._error.__cause__

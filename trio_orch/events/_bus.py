@@ -31,8 +31,8 @@ import structlog
 import trio
 
 from trio_orch._exceptions import BusClosed
+from trio_orch._groups import unwrap_single
 from trio_orch.events._event import Event, EventsDropped, HandlerFailed, SystemEvent
-from trio_orch.events._groups import unwrap_single
 from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
 from trio_orch.primitives import DropPolicy
 
@@ -694,7 +694,7 @@ async def open_event_bus(*, drain_timeout: float | None = None) -> AsyncIterator
     if drain_timeout is not None and not drain_timeout >= 0:
         msg = f"drain_timeout must be >= 0 or None, got {drain_timeout!r}"
         raise ValueError(msg)
-    with unwrap_single():
+    with unwrap_single("open_event_bus()"):
         async with trio.open_nursery() as nursery:
             bus = EventBus(nursery)
             try:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 import attrs
 import trio
 
+from trio_orch._groups import unwrap_single
 from trio_orch.events._actor import (
     ActorRef,
     Quiescence,
@@ -40,7 +41,6 @@ from trio_orch.events._actor import (
     run_actor,
 )
 from trio_orch.events._bus import DEFAULT_MAX_BUFFER, EventBus, check_event_type
-from trio_orch.events._groups import unwrap_single
 from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
 from trio_orch.events._operators import (
     Operator,
@@ -479,7 +479,7 @@ async def open_choreographer(bus: EventBus) -> AsyncIterator[Choreographer]:
     if not isinstance(bus_obj, EventBus):
         msg = f"bus must be an EventBus, got {bus_obj!r}"
         raise TypeError(msg)
-    with unwrap_single():
+    with unwrap_single("open_choreographer()"):
         async with trio.open_nursery() as actors:
             try:
                 async with trio.open_nursery() as flows:

@@ -31,7 +31,7 @@ import attrs
 import structlog
 import trio
 
-from trio_orch.events._groups import unwrap_single
+from trio_orch._groups import unwrap_single
 from trio_orch.primitives import open_bounded_channel
 
 if TYPE_CHECKING:
@@ -458,7 +458,7 @@ async def open_pipeline(
     Raises:
         TypeError, ValueError: as :func:`start_pipeline`.
     """
-    with unwrap_single():
+    with unwrap_single("open_pipeline()"):
         async with trio.open_nursery() as nursery:
             out = start_pipeline(nursery, receive, *operators, max_buffer=max_buffer)
             try:

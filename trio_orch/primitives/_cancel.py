@@ -5,53 +5,22 @@ In trio_orch a :class:`trio.CancelScope` *is* the cancellation token (see
 thing Trio does not ship is a scope that is cancelled when some *other* part of the program
 says so through an event; :func:`cancel_on` adds exactly that, with its watcher tasks owned
 by a nursery inside the ``async with`` block.
-
-The module also holds :func:`_open_nursery_unwrapped`, the internal nursery that the
-single-purpose context managers of this package use so that one failure leaves them as
-itself, not wrapped in an ``ExceptionGroup``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import trio
+
+from trio_orch._groups import open_nursery_unwrapped
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from contextlib import AbstractAsyncContextManager
 
 __all__ = ["cancel_on"]
-
-
-def _raise_single(group: BaseExceptionGroup[BaseException]) -> NoReturn:
-    """Raise the only leaf of ``group`` as itself, keeping its own context and cause."""
-    leaf = group.exceptions[0]
-    context = leaf.__context__
-    try:
-        raise leaf
-    finally:
-        # ``raise`` inside the ``except`` block would chain the group as the leaf's context.
-        leaf.__context__ = context
-        del leaf, context
-
-
-@contextlib.asynccontextmanager
-async def _open_nursery_unwrapped() -> AsyncIterator[trio.Nursery]:
-    """A nursery whose exit raises a lone exception as itself instead of a one-leaf group.
-
-    A group with several leaves (the body and a child both failed) propagates as it is, with
-    a note saying where it came from.
-    """
-    try:
-        async with trio.open_nursery() as nursery:
-            yield nursery
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            _raise_single(group)
-        group.add_note("raised by a trio_orch internal nursery: several tasks failed")
-        raise
 
 
 def cancel_on(
@@ -113,7 +82,7 @@ async def _cancel_on(
     events: tuple[trio.Event, ...], reason: str | None
 ) -> AsyncIterator[trio.CancelScope]:
     scope = trio.CancelScope()
-    async with _open_nursery_unwrapped() as nursery:
+    async with open_nursery_unwrapped("cancel_on()") as nursery:
         try:
             for index, event in enumerate(events):
                 why = reason if reason is not None else f"cancel_on: event #{index} was set"

@@ -28,13 +28,14 @@ from __future__ import annotations
 import enum
 import errno
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeAlias, final, overload
 
 import attrs
 import trio
 
 from trio_orch._exceptions import LimiterFull, PermanentError, TransientError
+from trio_orch._groups import leaves
 
 
 class ErrorKind(enum.Enum):
@@ -131,15 +132,6 @@ def status_code_of(exc: BaseException) -> int | None:
         ):
             return candidate
     return None
-
-
-def iter_leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
-    """Yield every exception inside ``group`` that is not itself a group, depth first."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            yield from iter_leaves(exc)
-        else:
-            yield exc
 
 
 def _classify_builtin(exc: BaseException) -> ErrorKind:
@@ -359,7 +351,7 @@ class ErrorClassifier:
 
     def _classify_group(self, group: BaseExceptionGroup[BaseException]) -> ErrorKind:
         all_transient = True
-        for leaf in iter_leaves(group):
+        for leaf in leaves(group):
             kind = self.classify(leaf)
             if kind is ErrorKind.PERMANENT:
                 return ErrorKind.PERMANENT

@@ -38,6 +38,7 @@ from trio.lowlevel import (
 )
 
 from trio_orch._exceptions import LimiterFull
+from trio_orch._groups import open_nursery_unwrapped
 from trio_orch.primitives._rate import TokenBucket
 
 if TYPE_CHECKING:
@@ -632,17 +633,6 @@ class _Results(Generic[R]):
         return value
 
 
-def _single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception that a map's nursery group means, or None to re-raise the group."""
-    errors = [e for e in group.exceptions if not isinstance(e, trio.Cancelled)]
-    if len(errors) == 1:
-        return errors[0]
-    if not errors:
-        return group.exceptions[0]
-    group.add_note(f"{len(errors)} jobs of ConcurrencyLimiter.map failed at the same time")
-    return None
-
-
 @asynccontextmanager
 async def _open_map(
     limiter: ConcurrencyLimiter,
@@ -651,34 +641,20 @@ async def _open_map(
     ordered: bool,
 ) -> AsyncIterator[AsyncIterator[R]]:
     size = limiter.max_concurrent
-    error: BaseException | None = None
-    try:
-        async with trio.open_nursery() as nursery:
-            send, receive = trio.open_memory_channel[Any](size)
-            state: _MapState[T, R] = _MapState(
-                limiter=limiter,
-                fn=fn,
-                nursery=nursery,
-                ordered=ordered,
-                window=2 * size,
-                sync_items=enumerate(items) if isinstance(items, Iterable) else None,
-                async_items=aiter(items) if isinstance(items, AsyncIterable) else None,
-            )
-            with send:
-                state.spawn(send.clone())
-            # The receive side is never closed here: closing it would break the workers'
-            # sends; the nursery's cancellation stops them instead.
-            yield _Results(receive, state)
-            nursery.cancel_scope.cancel(reason="the ConcurrencyLimiter.map block was left")
-    except BaseExceptionGroup as group:
-        error = _single_error(group)
-        if error is None:
-            raise
-    if error is not None:
-        # Raise the job's own exception as it was: keep its __context__ untouched.
-        context = error.__context__
-        try:
-            raise error
-        finally:
-            error.__context__ = context
-            del error, context
+    async with open_nursery_unwrapped("ConcurrencyLimiter.map()") as nursery:
+        send, receive = trio.open_memory_channel[Any](size)
+        state: _MapState[T, R] = _MapState(
+            limiter=limiter,
+            fn=fn,
+            nursery=nursery,
+            ordered=ordered,
+            window=2 * size,
+            sync_items=enumerate(items) if isinstance(items, Iterable) else None,
+            async_items=aiter(items) if isinstance(items, AsyncIterable) else None,
+        )
+        with send:
+            state.spawn(send.clone())
+        # The receive side is never closed here: closing it would break the workers'
+        # sends; the nursery's cancellation stops them instead.
+        yield _Results(receive, state)
+        nursery.cancel_scope.cancel(reason="the ConcurrencyLimiter.map block was left")

@@ -21,7 +21,7 @@ import structlog
 import trio
 import trio.testing
 
-from trio_orch.primitives._cancel import _raise_single
+from trio_orch._groups import open_nursery_unwrapped
 from trio_orch.primitives._eta import EtaEstimator, ProgressSnapshot
 
 if typing.TYPE_CHECKING:
@@ -458,15 +458,10 @@ async def open_progress_tracker(*, tick: float = 0.1) -> AsyncIterator[ProgressT
     """
     tick = _check_number("tick", tick, minimum=0, strict=True)
     tracker = ProgressTracker(tick)
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(tracker._run_ticks)
-            try:
-                yield tracker
-            finally:
-                tracker._close()
-                nursery.cancel_scope.cancel(reason="progress tracker closed")
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) == 1:
-            _raise_single(group)  # as itself, its own __context__ and __cause__ kept
-        raise
+    async with open_nursery_unwrapped("open_progress_tracker()") as nursery:
+        nursery.start_soon(tracker._run_ticks)
+        try:
+            yield tracker
+        finally:
+            tracker._close()
+            nursery.cancel_scope.cancel(reason="progress tracker closed")

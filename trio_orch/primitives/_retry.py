@@ -20,7 +20,8 @@ import attrs
 import structlog
 import trio
 
-from trio_orch.primitives._errors import is_transient, iter_leaves
+from trio_orch._groups import leaves
+from trio_orch.primitives._errors import is_transient
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -293,7 +294,7 @@ class RetryPolicy:
         """
         if isinstance(error, BaseExceptionGroup):
             return isinstance(error, Exception) and all(
-                self._accepts_leaf(leaf) for leaf in iter_leaves(error)
+                self._accepts_leaf(leaf) for leaf in leaves(error)
             )
         return self._accepts_leaf(error)
 

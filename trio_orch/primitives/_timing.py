@@ -20,7 +20,7 @@ import attrs
 import structlog
 import trio
 
-from trio_orch.primitives._cancel import _open_nursery_unwrapped
+from trio_orch._groups import open_nursery_unwrapped
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -314,7 +314,7 @@ def open_debouncer(
 async def _open_debouncer(
     fn: Callable[P, object], delay: float, max_wait: float | None
 ) -> AsyncIterator[Debouncer[P]]:
-    async with _open_nursery_unwrapped() as nursery:
+    async with open_nursery_unwrapped("open_debouncer()") as nursery:
         debouncer = Debouncer(nursery, fn, delay, max_wait=max_wait)
         try:
             yield debouncer
@@ -567,7 +567,7 @@ def open_throttler(
 async def _open_throttler(
     fn: Callable[P, object], interval: float, leading: bool, trailing: bool
 ) -> AsyncIterator[Throttler[P]]:
-    async with _open_nursery_unwrapped() as nursery:
+    async with open_nursery_unwrapped("open_throttler()") as nursery:
         throttler = Throttler(nursery, fn, interval, leading=leading, trailing=trailing)
         try:
             yield throttler

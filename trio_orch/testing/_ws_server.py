@@ -20,6 +20,8 @@ import attrs
 import trio
 import trio_websocket
 
+from trio_orch._groups import open_nursery_unwrapped
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
@@ -270,19 +272,13 @@ async def open_ws_test_server(
     """
     _check_server_args(port, path)
     server = WebSocketTestServer(port=port, path=path)
-    try:
-        async with trio.open_nursery() as nursery:
-            server._nursery = nursery
-            await server.start()
-            try:
-                yield server
-            finally:
-                nursery.cancel_scope.cancel(reason="test server closed")
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
-            group.add_note("raised inside open_ws_test_server()")
-            raise
-        _reraise(group.exceptions[0])
+    async with open_nursery_unwrapped("open_ws_test_server()") as nursery:
+        server._nursery = nursery
+        await server.start()
+        try:
+            yield server
+        finally:
+            nursery.cancel_scope.cancel(reason="test server closed")
 
 
 def _check_server_args(port: object, path: object) -> None:
@@ -298,13 +294,3 @@ def _check_server_args(port: object, path: object) -> None:
     if not path.startswith("/"):
         msg = f"path must start with '/', got {path!r}"
         raise ValueError(msg)
-
-
-def _reraise(exc: BaseException) -> typing.NoReturn:
-    """Raise ``exc`` out of an ExceptionGroup handler, keeping its own context."""
-    context = exc.__context__
-    try:
-        raise exc
-    finally:
-        exc.__context__ = context
-        del exc, context
