@@ -52,11 +52,11 @@ def test_reconnect_policy_defaults() -> None:
     [
         ({"max_attempts": 0}, ValueError, "max_attempts must be >= 1, got 0"),
         ({"max_attempts": 1.5}, TypeError, "max_attempts must be an int or None, got 1.5"),
-        ({"initial_delay": -1}, ValueError, "initial_delay must be a finite number >= 0, got -1"),
+        ({"initial_delay": -1}, ValueError, "initial_delay must be finite and >= 0, got -1"),
         (
             {"max_delay": float("inf")},
             ValueError,
-            "max_delay must be a finite number >= 0, got inf",
+            "max_delay must be finite and >= 0, got inf",
         ),
         ({"healthy_after": "5"}, TypeError, "healthy_after must be a number, got '5'"),
         ({"multiplier": 0.5}, ValueError, "multiplier must be >= 1, got 0.5"),
@@ -152,7 +152,7 @@ async def _async_callback(state: ConnectionState) -> None:
             "ws://x",
             {"heartbeat_interval": 0},
             ValueError,
-            "heartbeat_interval must be a finite number > 0, got 0",
+            "heartbeat_interval must be finite and > 0, got 0",
         ),
         (
             "ws://x",

@@ -209,14 +209,14 @@ async def test_open_pipeline_cancels_stages_on_exit(
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: batch(0, 1.0), ValueError, r"^max_size must be > 0 and finite, got 0$"),
+        (lambda: batch(0, 1.0), ValueError, r"^max_size must be >= 1, got 0$"),
         (lambda: batch(1.5, 1.0), TypeError, r"^max_size must be an int, got 1.5$"),
-        (lambda: batch(2, 0), ValueError, r"^max_wait must be > 0 and finite, got 0$"),
-        (lambda: throttle(-1), ValueError, r"^per_second must be > 0 and finite, got -1$"),
+        (lambda: batch(2, 0), ValueError, r"^max_wait must be finite and > 0, got 0$"),
+        (lambda: throttle(-1), ValueError, r"^per_second must be finite and > 0, got -1$"),
         (
             lambda: throttle(float("inf")),
             ValueError,
-            r"^per_second must be > 0 and finite, got inf$",
+            r"^per_second must be finite and > 0, got inf$",
         ),
         (lambda: throttle(True), TypeError, r"^per_second must be a number, got True$"),
         (lambda: throttle(5, mode="drop"), TypeError, r"^mode must be a ThrottleMode, got 'drop'$"),
@@ -225,7 +225,7 @@ async def test_open_pipeline_cancels_stages_on_exit(
         (
             lambda: dedupe(None, 1.0, max_keys=0),
             ValueError,
-            r"^max_keys must be > 0 and finite, got 0$",
+            r"^max_keys must be >= 1, got 0$",
         ),
     ],
 )

@@ -115,7 +115,7 @@ def test_static_types() -> None:
         (
             {"max_size": 1, "on_drop": 5},
             TypeError,
-            r"^on_drop must be a callable or None, got 5$",
+            r"^on_drop must be callable or None, got 5$",
         ),
     ],
 )

@@ -81,32 +81,32 @@ def test_defaults_and_attributes() -> None:
         (
             {"max_concurrent": 1, "queue_limit": False},
             TypeError,
-            "queue_limit must be an int, got False",
+            "queue_limit must be an int or None, got False",
         ),
         (
             {"max_concurrent": 1, "queue_limit": 1.5},
             TypeError,
-            "queue_limit must be an int, got 1.5",
+            "queue_limit must be an int or None, got 1.5",
         ),
         (
             {"max_concurrent": 1, "max_per_second": 0},
             ValueError,
-            "max_per_second must be a finite number > 0, got 0",
+            "max_per_second must be finite and > 0, got 0",
         ),
         (
             {"max_concurrent": 1, "max_per_second": -2.5},
             ValueError,
-            "max_per_second must be a finite number > 0, got -2.5",
+            "max_per_second must be finite and > 0, got -2.5",
         ),
         (
             {"max_concurrent": 1, "max_per_second": math.inf},
             ValueError,
-            "max_per_second must be a finite number > 0, got inf",
+            "max_per_second must be finite and > 0, got inf",
         ),
         (
             {"max_concurrent": 1, "max_per_second": math.nan},
             ValueError,
-            "max_per_second must be a finite number > 0, got nan",
+            "max_per_second must be finite and > 0, got nan",
         ),
         (
             {"max_concurrent": 1, "max_per_second": True},

@@ -164,10 +164,10 @@ def test_at_must_be_finite_and_not_run_backwards() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"short_half_life": 0}, r"^short_half_life must be a finite number > 0, got 0$"),
-        ({"long_half_life": math.inf}, r"^long_half_life must be a finite number, got inf$"),
-        ({"stall_after": -1.0}, r"^stall_after must be a finite number > 0, got -1\.0$"),
-        ({"stall_gaps": math.nan}, r"^stall_gaps must be a finite number, got nan$"),
+        ({"short_half_life": 0}, r"^short_half_life must be finite and > 0, got 0$"),
+        ({"long_half_life": math.inf}, r"^long_half_life must be finite and > 0, got inf$"),
+        ({"stall_after": -1.0}, r"^stall_after must be finite and > 0, got -1\.0$"),
+        ({"stall_gaps": math.nan}, r"^stall_gaps must be finite and > 0, got nan$"),
         (
             {"short_half_life": 5.0, "long_half_life": 2.0},
             r"^short_half_life must be <= long_half_life \(2\.0\), got 5\.0$",
@@ -401,16 +401,16 @@ async def test_body_error_keeps_its_own_context() -> None:
 
 async def test_tracker_bad_input(autojump_clock: trio.testing.MockClock) -> None:
     for tick, shown in [(0, "0"), (-1.0, "-1.0"), (math.nan, "nan")]:
-        with pytest.raises(ValueError, match=rf"^tick must be a finite number > 0, got {shown}$"):
+        with pytest.raises(ValueError, match=rf"^tick must be finite and > 0, got {shown}$"):
             async with open_progress_tracker(tick=tick):
                 pass  # pragma: no cover
     async with open_progress_tracker() as tracker:
         task = tracker.track("a", total=10)
         with pytest.raises(ValueError, match=r"^name must not be tracked already, got 'a'$"):
             tracker.track("a")
-        with pytest.raises(ValueError, match=r"^total must be a finite number >= 0, got -1$"):
+        with pytest.raises(ValueError, match=r"^total must be finite and >= 0, got -1$"):
             tracker.track("b", total=-1)
-        with pytest.raises(ValueError, match=r"^weight must be a finite number > 0, got 0$"):
+        with pytest.raises(ValueError, match=r"^weight must be finite and > 0, got 0$"):
             tracker.track("b", weight=0)
         with pytest.raises(ValueError, match=r"^amount must be >= 0, got -1$"):
             task.advance(-1)
@@ -425,7 +425,7 @@ async def test_tracker_bad_input(autojump_clock: trio.testing.MockClock) -> None
         with pytest.raises(TypeError, match=r"^name must be a str, got 5$"):
             tracker.track(5)  # type: ignore[arg-type]
         assert task.fraction == 0.0  # the rejected amounts left it alone
-        with pytest.raises(ValueError, match=r"^value must be a finite number >= 0, got inf$"):
+        with pytest.raises(ValueError, match=r"^value must be finite and >= 0, got inf$"):
             task.set(math.inf)
         with pytest.raises(TypeError, match=r"^total must be a number, got '10'$"):
             tracker.track("b", total="10")  # type: ignore[arg-type]

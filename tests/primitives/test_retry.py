@@ -763,7 +763,7 @@ BAD: list[tuple[dict[str, object], type[Exception], str]] = [
     ({"timeout": -1.0}, ValueError, "timeout must be > 0, got -1.0"),
     ({"timeout": math.nan}, ValueError, "timeout must be > 0, got nan"),
     ({"timeout": "5"}, TypeError, "timeout must be a number or None, got '5'"),
-    ({"on_retry": 3}, TypeError, "on_retry must be a callable or None, got 3"),
+    ({"on_retry": 3}, TypeError, "on_retry must be callable or None, got 3"),
 ]
 
 

@@ -12,6 +12,13 @@ import structlog
 import trio
 
 from trio_orch._exceptions import WorkflowDefinitionError
+from trio_orch._validate import (
+    check_instance,
+    instance_validator,
+    int_validator,
+    nonempty_str_validator,
+    number_validator,
+)
 from trio_orch.engines import _workflow_events as ev
 from trio_orch.engines._compensation import compensate
 from trio_orch.engines._workflow_model import (
@@ -39,51 +46,10 @@ F = TypeVar("F", bound=StepFn)
 _AMBIGUOUS = ""  # by_fn value for a function used by several steps
 
 
-def _check_max_concurrent(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"max_concurrent must be an int or None, got {value!r}"
-        raise TypeError(msg)
-    if value < 1:
-        msg = f"max_concurrent must be >= 1 or None, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_failure(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, FailurePolicy):
-        msg = f"failure must be a FailurePolicy, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_positive(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{attribute.name} must be a number of seconds, got {value!r}"
-        raise TypeError(msg)
-    if not value > 0:
-        msg = f"{attribute.name} must be > 0, got {value!r}"
-        raise ValueError(msg)
-
-
 def _check_bus(_: object, attribute: attrs.Attribute[Any] | None, value: object) -> None:
     if value is not None and not callable(getattr(value, "emit", None)):
         msg = f"bus must be an EventBus or None, got {value!r}"
         raise TypeError(msg)
-
-
-def _check_progress(_: object, attribute: attrs.Attribute[Any] | None, value: object) -> None:
-    if value is not None and not isinstance(value, ProgressTracker):
-        msg = f"progress must be a ProgressTracker or None, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_id(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str):
-        msg = f"id must be a str, got {value!r}"
-        raise TypeError(msg)
-    if not value:
-        msg = f"id must not be empty, got {value!r}"
-        raise ValueError(msg)
 
 
 def _collapse(exc: BaseException) -> BaseException:
@@ -182,19 +148,26 @@ class Workflow:
             ended by cancellation (then every unfinished step is CANCELLED or SKIPPED).
     """
 
-    id: str = attrs.field(validator=_check_id)
+    id: str = attrs.field(validator=nonempty_str_validator())
     _initial: Iterable[Step] = attrs.field(default=(), alias="steps", kw_only=True, repr=False)
     max_concurrent: int | None = attrs.field(
-        default=None, kw_only=True, validator=_check_max_concurrent
+        default=None, kw_only=True, validator=int_validator(minimum=1, allow_none=True)
     )
     failure: FailurePolicy = attrs.field(
-        default=FailurePolicy.FAIL_FAST, kw_only=True, validator=_check_failure
+        default=FailurePolicy.FAIL_FAST,
+        kw_only=True,
+        validator=instance_validator(FailurePolicy, "a FailurePolicy"),
     )
     bus: EventBus | None = attrs.field(default=None, kw_only=True, repr=False, validator=_check_bus)
     progress: ProgressTracker | None = attrs.field(
-        default=None, kw_only=True, repr=False, validator=_check_progress
+        default=None,
+        kw_only=True,
+        repr=False,
+        validator=instance_validator(ProgressTracker, "a ProgressTracker", allow_none=True),
     )
-    compensation_timeout: float = attrs.field(default=30.0, kw_only=True, validator=_check_positive)
+    compensation_timeout: float = attrs.field(
+        default=30.0, kw_only=True, validator=number_validator(strict=True, allow_inf=True)
+    )
     last_result: WorkflowResult | None = attrs.field(default=None, init=False, repr=False)
     _steps: dict[str, Step] = attrs.field(factory=dict, init=False, repr=False)
     _by_fn: dict[Callable[..., Any], str] = attrs.field(factory=dict, init=False, repr=False)
@@ -382,7 +355,7 @@ class Workflow:
             msg = f"inputs must be a mapping or None, got {inputs!r}"
             raise TypeError(msg)
         _check_bus(None, None, bus)
-        _check_progress(None, None, progress)
+        check_instance("progress", progress, ProgressTracker, "a ProgressTracker", allow_none=True)
         bus = self.bus if bus is None else bus
         tracker = self.progress if progress is None else progress
         log = structlog.get_logger().bind(workflow=self.id)

@@ -17,6 +17,12 @@ from typing import Any, TypeAlias, final
 import attrs
 
 from trio_orch._exceptions import OrchError, WorkflowDefinitionError
+from trio_orch._validate import (
+    callable_validator,
+    instance_validator,
+    nonempty_str_validator,
+    number_validator,
+)
 from trio_orch.primitives import RetryPolicy
 
 #: A step function: ``async def fn(ctx, **dependency_results) -> value``.
@@ -66,15 +72,8 @@ class FailurePolicy(enum.Enum):
     CONTINUE = "continue"
 
 
-def _check_timeout(name: str, value: float | None, *, allow_none: bool = True) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number of seconds{' or None' if allow_none else ''}, got {value!r}"
-        raise TypeError(msg)
-    if not value > 0:
-        msg = f"{name} must be > 0, got {value!r}"
-        raise ValueError(msg)
+# A timeout in seconds: > 0 or None (inf allowed: never times out).
+_TIMEOUT = number_validator(strict=True, allow_none=True, allow_inf=True)
 
 
 def _to_deps(value: object) -> tuple[DependencyRef, ...]:
@@ -90,33 +89,6 @@ def _to_deps(value: object) -> tuple[DependencyRef, ...]:
             msg = f"depends_on items must be step names or step functions, got {dep!r}"
             raise TypeError(msg)
     return deps
-
-
-def _check_name(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if not isinstance(value, str):
-        msg = f"{attribute.name} must be a str, got {value!r}"
-        raise TypeError(msg)
-    if not value:
-        msg = f"{attribute.name} must not be empty, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_callable(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not callable(value):
-        msg = f"{attribute.name} must be an async callable, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_retry(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, RetryPolicy):
-        msg = f"retry must be a RetryPolicy or None, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_step_timeout(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    _check_timeout(attribute.name, value)
 
 
 @final
@@ -148,19 +120,21 @@ class Step:
         ValueError: ``name`` is empty or a timeout is not > 0.
     """
 
-    name: str = attrs.field(validator=_check_name)
-    fn: StepFn = attrs.field(validator=_check_callable)
+    name: str = attrs.field(validator=nonempty_str_validator())
+    fn: StepFn = attrs.field(validator=callable_validator())
     depends_on: tuple[DependencyRef, ...] = attrs.field(
         default=(), converter=_to_deps, kw_only=True
     )
-    retry: RetryPolicy | None = attrs.field(default=None, kw_only=True, validator=_check_retry)
-    timeout: float | None = attrs.field(default=None, kw_only=True, validator=_check_step_timeout)
+    retry: RetryPolicy | None = attrs.field(
+        default=None,
+        kw_only=True,
+        validator=instance_validator(RetryPolicy, "a RetryPolicy", allow_none=True),
+    )
+    timeout: float | None = attrs.field(default=None, kw_only=True, validator=_TIMEOUT)
     compensate: CompensateFn | None = attrs.field(
-        default=None, kw_only=True, validator=_check_callable
+        default=None, kw_only=True, validator=callable_validator(allow_none=True)
     )
-    compensation_timeout: float | None = attrs.field(
-        default=None, kw_only=True, validator=_check_step_timeout
-    )
+    compensation_timeout: float | None = attrs.field(default=None, kw_only=True, validator=_TIMEOUT)
 
     @property
     def dependencies(self) -> tuple[str, ...]:

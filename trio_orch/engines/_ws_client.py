@@ -29,10 +29,9 @@ import trio_websocket
 
 from trio_orch._exceptions import ConnectionLost, FatalCloseCode, HandshakeRejected
 from trio_orch._groups import leaves, open_nursery_unwrapped
+from trio_orch._validate import check_callable, check_instance, check_int, check_number
 from trio_orch.engines._ws_connection import (
     WebSocketClientStats,
-    _check_positive,
-    _check_size,
     _Connection,
     _Counters,
     _GuardStream,
@@ -812,17 +811,15 @@ def _make_client(url: str, **kw: Any) -> WebSocketClient:
     if not isinstance(reconnect, ReconnectPolicy):
         msg = f"reconnect must be a ReconnectPolicy, got {reconnect!r}"
         raise TypeError(msg)
-    _check_positive("heartbeat_interval", kw["heartbeat_interval"], allow_none=True)
-    _check_positive("heartbeat_timeout", kw["heartbeat_timeout"])
-    _check_positive("connect_timeout", kw["connect_timeout"])
-    _check_positive("close_timeout", kw["close_timeout"])
-    _check_size("send_buffer", kw["send_buffer"], 0)
-    _check_size("receive_buffer", kw["receive_buffer"], 1)
-    _check_size("max_message_size", kw["max_message_size"], 1)
+    check_number("heartbeat_interval", kw["heartbeat_interval"], strict=True, allow_none=True)
+    check_number("heartbeat_timeout", kw["heartbeat_timeout"], strict=True)
+    check_number("connect_timeout", kw["connect_timeout"], strict=True)
+    check_number("close_timeout", kw["close_timeout"], strict=True)
+    check_int("send_buffer", kw["send_buffer"], minimum=0)
+    check_int("receive_buffer", kw["receive_buffer"], minimum=1)
+    check_int("max_message_size", kw["max_message_size"], minimum=1)
     on_state_change = kw["on_state_change"]
-    if on_state_change is not None and not callable(on_state_change):
-        msg = f"on_state_change must be callable or None, got {on_state_change!r}"
-        raise TypeError(msg)
+    check_callable("on_state_change", on_state_change, allow_none=True)
     if inspect.iscoroutinefunction(on_state_change):
         msg = (
             "on_state_change must be a sync callable (it is called inline; "
@@ -840,9 +837,7 @@ def _make_client(url: str, **kw: Any) -> WebSocketClient:
     if secure and ssl_context is None:
         ssl_context = ssl.create_default_context()
     for name in ("send_drop", "receive_drop"):
-        if not isinstance(kw[name], DropPolicy):
-            msg = f"{name} must be a DropPolicy, got {kw[name]!r}"
-            raise TypeError(msg)
+        check_instance(name, kw[name], DropPolicy, "a DropPolicy")
     if kw["send_buffer"] == 0 and kw["send_drop"] is DropPolicy.OLDEST:
         msg = "send_buffer must be >= 1 with send_drop=DropPolicy.OLDEST, got 0"
         raise ValueError(msg)

@@ -9,7 +9,6 @@ snapshot of :class:`_Counters`.
 
 from __future__ import annotations
 
-import math
 import typing
 import urllib.parse
 
@@ -176,24 +175,3 @@ def _parse_url(url: object) -> tuple[str, int, str, bool]:
     if parts.query:
         resource += "?" + parts.query
     return parts.hostname, port, resource, secure
-
-
-def _check_positive(name: str, value: object, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        kind = "a number or None" if allow_none else "a number"
-        msg = f"{name} must be {kind}, got {value!r}"
-        raise TypeError(msg)
-    if not (value > 0 and math.isfinite(value)):
-        msg = f"{name} must be a finite number > 0, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_size(name: str, value: object, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"{name} must be an int, got {value!r}"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be >= {minimum}, got {value!r}"
-        raise ValueError(msg)

@@ -16,6 +16,8 @@ from typing import Any
 import attrs
 from cattrs.preconf.json import make_converter
 
+from trio_orch._validate import check_nonempty_str
+
 if typing.TYPE_CHECKING:
     import cattrs
 
@@ -81,7 +83,7 @@ class EnvelopeCodec:
             TypeError: if ``t`` is not a string.
             ValueError: if ``t`` is empty, or already registered to a different type.
         """
-        _check_t(t)
+        check_nonempty_str("t", t)
         known = self._types.get(t)
         if known is not None and known != tp:
             msg = f"t {t!r} is already registered to {known!r}, got {tp!r}"
@@ -99,7 +101,8 @@ class EnvelopeCodec:
             TypeError: if ``t`` is not a string, or ``data`` does not serialise to JSON.
             ValueError: if ``t`` is empty, or ``data`` holds a value JSON cannot represent.
         """
-        _check_t(t)
+        if type(t) is not str or not t:  # per message: check only a bad value
+            check_nonempty_str("t", t)
         payload = data if data is None else self.converter.unstructure(data)
         return _ENCODER.encode({"t": t, "data": payload})
 
@@ -128,15 +131,6 @@ class EnvelopeCodec:
         except Exception as exc:  # cattrs raises many kinds (and groups) for bad data
             return DecodeFailure(DecodeProblem.STRUCTURE_ERROR, _describe(exc), t)
         return Envelope(t, value)
-
-
-def _check_t(t: object) -> None:
-    if not isinstance(t, str):
-        msg = f"t must be a str, got {t!r}"
-        raise TypeError(msg)
-    if not t:
-        msg = f"t must not be empty, got {t!r}"
-        raise ValueError(msg)
 
 
 def _clip(obj: object, limit: int = 80) -> str:

@@ -9,13 +9,13 @@ retrying, and which close codes end the client for good.
 from __future__ import annotations
 
 import enum
-import math
 import sys
 import typing
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from trio_orch._validate import instance_validator, int_validator, number_validator
 from trio_orch.primitives import Jitter, RetryPolicy
 
 if TYPE_CHECKING:
@@ -41,41 +41,12 @@ class ConnectionState(enum.Enum):
     CLOSED = "closed"
 
 
-def _check_attempts(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    del inst
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"{attr.name} must be an int or None, got {value!r}"
-        raise TypeError(msg)
-    if value < 1:
-        msg = f"{attr.name} must be >= 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_seconds(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    del inst
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        msg = f"{attr.name} must be a number, got {value!r}"
-        raise TypeError(msg)
-    if not math.isfinite(value) or value < 0:
-        msg = f"{attr.name} must be a finite number >= 0, got {value!r}"
-        raise ValueError(msg)
-
-
 def _check_codes(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
     del inst
     if not isinstance(value, frozenset) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
         msg = f"{attr.name} must be a frozenset of ints, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_jitter(inst: object, attr: attrs.Attribute[Any], value: object) -> None:
-    del inst
-    if not isinstance(value, Jitter):
-        msg = f"{attr.name} must be a Jitter, got {value!r}"
         raise TypeError(msg)
 
 
@@ -117,12 +88,16 @@ class ReconnectPolicy:
             or ``max_delay < initial_delay``.
     """
 
-    max_attempts: int | None = attrs.field(default=10, validator=_check_attempts)
-    initial_delay: float = attrs.field(default=1.0, validator=_check_seconds)
-    max_delay: float = attrs.field(default=30.0, validator=_check_seconds)
-    multiplier: float = attrs.field(default=2.0, validator=_check_seconds)
-    jitter: Jitter = attrs.field(default=Jitter.FULL, validator=_check_jitter)
-    healthy_after: float = attrs.field(default=5.0, validator=_check_seconds)
+    max_attempts: int | None = attrs.field(
+        default=10, validator=int_validator(minimum=1, allow_none=True)
+    )
+    initial_delay: float = attrs.field(default=1.0, validator=number_validator())
+    max_delay: float = attrs.field(default=30.0, validator=number_validator())
+    multiplier: float = attrs.field(default=2.0, validator=number_validator())
+    jitter: Jitter = attrs.field(
+        default=Jitter.FULL, validator=instance_validator(Jitter, "a Jitter")
+    )
+    healthy_after: float = attrs.field(default=5.0, validator=number_validator())
     retry_statuses: frozenset[int] = attrs.field(
         default=frozenset({500, 502, 503, 504}), converter=_to_codes, validator=_check_codes
     )

@@ -23,6 +23,7 @@ import attrs
 import structlog
 import trio
 
+from trio_orch._validate import instance_validator, int_validator, number_validator
 from trio_orch.events._event import ActorFailed, ActorRestarted, Event
 from trio_orch.events._inbox import Inbox, Node, current_node
 from trio_orch.primitives import Jitter, RetryPolicy
@@ -77,27 +78,6 @@ def _default_backoff() -> RetryPolicy:
     )
 
 
-def _check_restart_fields(instance: RestartPolicy, attribute: Any, value: object) -> None:
-    name = attribute.name
-    if name == "max_restarts":
-        if not isinstance(value, int) or isinstance(value, bool):
-            msg = f"max_restarts must be an int, got {value!r}"
-            raise TypeError(msg)
-        if value < 0:
-            msg = f"max_restarts must be >= 0, got {value!r}"
-            raise ValueError(msg)
-    elif name == "window":
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            msg = f"window must be a number, got {value!r}"
-            raise TypeError(msg)
-        if not value > 0:
-            msg = f"window must be > 0, got {value!r}"
-            raise ValueError(msg)
-    elif not isinstance(value, RetryPolicy):
-        msg = f"backoff must be a RetryPolicy, got {value!r}"
-        raise TypeError(msg)
-
-
 @final
 @attrs.frozen(kw_only=True)
 class RestartPolicy:
@@ -119,9 +99,13 @@ class RestartPolicy:
         TypeError, ValueError: an argument is of the wrong type or out of range.
     """
 
-    max_restarts: int = attrs.field(default=3, validator=_check_restart_fields)
-    window: float = attrs.field(default=60.0, validator=_check_restart_fields)
-    backoff: RetryPolicy = attrs.field(factory=_default_backoff, validator=_check_restart_fields)
+    max_restarts: int = attrs.field(default=3, validator=int_validator(minimum=0))
+    window: float = attrs.field(
+        default=60.0, validator=number_validator(strict=True, allow_inf=True)
+    )
+    backoff: RetryPolicy = attrs.field(
+        factory=_default_backoff, validator=instance_validator(RetryPolicy, "a RetryPolicy")
+    )
 
     def delays(self, rng: random.Random | None = None) -> list[float]:
         """The ``max_restarts`` backoff delays, in seconds."""

@@ -32,8 +32,9 @@ import trio
 
 from trio_orch._exceptions import BusClosed
 from trio_orch._groups import unwrap_single
+from trio_orch._validate import check_callable, check_instance, check_int
 from trio_orch.events._event import Event, EventsDropped, HandlerFailed, SystemEvent
-from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
+from trio_orch.events._inbox import Inbox, Node, current_node
 from trio_orch.primitives import DropPolicy
 
 if TYPE_CHECKING:
@@ -423,8 +424,8 @@ class EventBus:
             Entering the block is a checkpoint (the subscription is active before it).
         """
         check_event_type(event_type)
-        check_max_buffer(max_buffer)
-        check_drop(drop)
+        check_int("max_buffer", max_buffer, minimum=1)
+        check_instance("drop", drop, DropPolicy, "a DropPolicy")
         self._check_open()
         return self._subscription(event_type, max_buffer, drop, name)
 
@@ -463,8 +464,8 @@ class EventBus:
         once: bool,
     ) -> H | Callable[[H], H]:
         check_event_type(event_type)
-        check_max_buffer(max_buffer)
-        check_drop(drop)
+        check_int("max_buffer", max_buffer, minimum=1)
+        check_instance("drop", drop, DropPolicy, "a DropPolicy")
         self._check_open()
         if handler is None:
 
@@ -473,10 +474,8 @@ class EventBus:
                 return fn
 
             return decorator
-        fn: object = handler
-        if not callable(fn):
-            msg = f"handler must be callable, got {fn!r}"
-            raise TypeError(msg)
+        check_callable("handler", handler)  # a user may pass anything
+        fn = handler
         if is_async_callable(fn):
             self._register_async(
                 event_type,

@@ -33,6 +33,7 @@ import attrs
 import trio
 
 from trio_orch._groups import unwrap_single
+from trio_orch._validate import check_callable, check_instance, check_int
 from trio_orch.events._actor import (
     ActorRef,
     Quiescence,
@@ -41,7 +42,7 @@ from trio_orch.events._actor import (
     run_actor,
 )
 from trio_orch.events._bus import DEFAULT_MAX_BUFFER, EventBus, check_event_type
-from trio_orch.events._inbox import Inbox, Node, check_drop, check_max_buffer, current_node
+from trio_orch.events._inbox import Inbox, Node, current_node
 from trio_orch.events._operators import (
     Operator,
     ThrottleMode,
@@ -314,12 +315,10 @@ class Choreographer:
         if handle is None or not callable(handle):
             msg = f"actor must have an async handle(event) method, got {actor!r}"
             raise TypeError(msg)
-        check_max_buffer(inbox, "inbox")
-        check_drop(drop)
+        check_int("inbox", inbox, minimum=1)
+        check_instance("drop", drop, DropPolicy, "a DropPolicy")
         restart_obj: object = restart
-        if restart_obj is not None and not isinstance(restart_obj, RestartPolicy):
-            msg = f"restart must be a RestartPolicy or None, got {restart_obj!r}"
-            raise TypeError(msg)
+        check_instance("restart", restart_obj, RestartPolicy, "a RestartPolicy", allow_none=True)
         if not (isinstance(stop_timeout, int | float) and stop_timeout >= 0):
             msg = f"stop_timeout must be a number >= 0, got {stop_timeout!r}"
             raise ValueError(msg)
@@ -385,10 +384,8 @@ class Choreographer:
             raise TypeError(msg)
         fns: tuple[tuple[object, str], ...] = ((transform, "transform"), (where, "where"))
         for fn, arg in fns:
-            if fn is not None and not callable(fn):
-                msg = f"{arg} must be callable or None, got {fn!r}"
-                raise TypeError(msg)
-        check_max_buffer(max_buffer)
+            check_callable(arg, fn, allow_none=True)
+        check_int("max_buffer", max_buffer, minimum=1)
         self._check_open()
         name = f"flow:{event_type.__qualname__}->{to.name}"
         flow = Flow[E](name, event_type, self, to, where, transform, max_buffer)

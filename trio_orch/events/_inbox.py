@@ -56,23 +56,6 @@ current_node: contextvars.ContextVar[Node | None] = contextvars.ContextVar(
 )
 
 
-def check_max_buffer(max_buffer: object, name: str = "max_buffer") -> None:
-    """Validate an inbox size given by a user (``name`` is the argument's name)."""
-    if not isinstance(max_buffer, int) or isinstance(max_buffer, bool):
-        msg = f"{name} must be an int, got {max_buffer!r}"
-        raise TypeError(msg)
-    if max_buffer < 1:
-        msg = f"{name} must be >= 1, got {max_buffer!r}"
-        raise ValueError(msg)
-
-
-def check_drop(drop: object) -> None:
-    """Validate a drop policy given by a user."""
-    if not isinstance(drop, DropPolicy):
-        msg = f"drop must be a DropPolicy, got {drop!r}"
-        raise TypeError(msg)
-
-
 @attrs.define(eq=False, repr=False)
 class Inbox(Generic[T]):
     """A bounded buffer with drop reporting and waits-for tracking.  Build it with :meth:`open`."""

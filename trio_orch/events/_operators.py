@@ -32,6 +32,7 @@ import structlog
 import trio
 
 from trio_orch._groups import unwrap_single
+from trio_orch._validate import check_callable, check_instance, check_int, check_number
 from trio_orch.primitives import open_bounded_channel
 
 if TYPE_CHECKING:
@@ -307,16 +308,6 @@ class Dedupe(Operator):
             await self._emit(send, item)
 
 
-def _check_positive(name: str, value: object, *, integer: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
-        kind = "an int" if integer else "a number"
-        msg = f"{name} must be {kind}, got {value!r}"
-        raise TypeError(msg)
-    if not (value > 0 and math.isfinite(value)):
-        msg = f"{name} must be > 0 and finite, got {value!r}"
-        raise ValueError(msg)
-
-
 def batch(max_size: int, max_wait: float) -> Batch:
     """Group items into tuples of up to ``max_size``, waiting at most ``max_wait`` seconds.
 
@@ -328,8 +319,8 @@ def batch(max_size: int, max_wait: float) -> Batch:
         TypeError: ``max_size`` is not an int or ``max_wait`` not a number.
         ValueError: either is not > 0 (or is infinite).
     """
-    _check_positive("max_size", max_size, integer=True)
-    _check_positive("max_wait", max_wait)
+    check_int("max_size", max_size, minimum=1)
+    check_number("max_wait", max_wait, strict=True)
     return Batch(max_size, max_wait)
 
 
@@ -344,11 +335,9 @@ def throttle(per_second: float, *, mode: ThrottleMode = ThrottleMode.DELAY) -> T
         TypeError: ``per_second`` is not a number or ``mode`` not a ThrottleMode.
         ValueError: ``per_second`` is not > 0 (or is infinite).
     """
-    _check_positive("per_second", per_second)
+    check_number("per_second", per_second, strict=True)
     mode_obj: object = mode
-    if not isinstance(mode_obj, ThrottleMode):
-        msg = f"mode must be a ThrottleMode, got {mode_obj!r}"
-        raise TypeError(msg)
+    check_instance("mode", mode_obj, ThrottleMode, "a ThrottleMode")
     return Throttle(per_second, mode)
 
 
@@ -362,7 +351,7 @@ def debounce(delay: float) -> Debounce:
         TypeError: ``delay`` is not a number.
         ValueError: ``delay`` is not > 0 (or is infinite).
     """
-    _check_positive("delay", delay)
+    check_number("delay", delay, strict=True)
     return Debounce(delay)
 
 
@@ -386,11 +375,9 @@ def dedupe(
         ValueError: ``window`` or ``max_keys`` is not > 0.
     """
     key_obj: object = key
-    if key_obj is not None and not callable(key_obj):
-        msg = f"key must be callable or None, got {key_obj!r}"
-        raise TypeError(msg)
-    _check_positive("window", window)
-    _check_positive("max_keys", max_keys, integer=True)
+    check_callable("key", key_obj, allow_none=True)
+    check_number("window", window, strict=True)
+    check_int("max_keys", max_keys, minimum=1)
     return Dedupe(key, window, max_keys)
 
 
@@ -426,12 +413,7 @@ def start_pipeline(
     Raises:
         TypeError: an operator is not an :class:`Operator`.
     """
-    if not isinstance(max_buffer, int) or isinstance(max_buffer, bool):
-        msg = f"max_buffer must be an int, got {max_buffer!r}"
-        raise TypeError(msg)
-    if max_buffer < 0:
-        msg = f"max_buffer must be >= 0, got {max_buffer!r}"
-        raise ValueError(msg)
+    check_int("max_buffer", max_buffer, minimum=0)
     objs: tuple[object, ...] = operators
     for operator in objs:
         if not isinstance(operator, Operator):

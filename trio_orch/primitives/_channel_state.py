@@ -16,6 +16,7 @@ import structlog
 import trio
 
 from trio_orch._exceptions import QueueFull
+from trio_orch._validate import check_callable, check_instance, check_int
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -226,38 +227,17 @@ class ChannelState(Generic[T]):
         self.rejects.flush()
 
 
-def check_max_items(max_items: object) -> None:
-    """Raise TypeError/ValueError naming a bad ``max_items`` of a batch receive."""
-    if isinstance(max_items, bool) or not isinstance(max_items, int):
-        msg = f"max_items must be an int, got {max_items!r}"
-        raise TypeError(msg)
-    if max_items < 1:
-        msg = f"max_items must be >= 1, got {max_items!r}"
-        raise ValueError(msg)
-
-
 def check_channel_args(
     max_size: object, drop: object, name: object, on_drop: object = None
 ) -> None:
     """Raise TypeError/ValueError naming the bad argument of ``open_bounded_channel``."""
-    if on_drop is not None and not callable(on_drop):
-        msg = f"on_drop must be a callable or None, got {on_drop!r}"
-        raise TypeError(msg)
-    if name is not None and not isinstance(name, str):
-        msg = f"name must be a str or None, got {name!r}"
-        raise TypeError(msg)
-    if not isinstance(drop, DropPolicy):
-        msg = f"drop must be a DropPolicy, got {drop!r}"
-        raise TypeError(msg)
+    check_callable("on_drop", on_drop, allow_none=True)
+    check_instance("name", name, str, "a str", allow_none=True)
+    check_instance("drop", drop, DropPolicy, "a DropPolicy")
     if isinstance(max_size, float) and math.isinf(max_size):
         msg = f"max_size must be a finite int (every buffer is bounded), got {max_size!r}"
         raise ValueError(msg)
-    if not isinstance(max_size, int) or isinstance(max_size, bool):
-        msg = f"max_size must be an int, got {max_size!r}"
-        raise TypeError(msg)
-    if max_size < 0:
-        msg = f"max_size must be >= 0, got {max_size!r}"
-        raise ValueError(msg)
+    check_int("max_size", max_size, minimum=0)
     if max_size == 0 and drop is DropPolicy.OLDEST:
         msg = (
             "max_size must be >= 1 for DropPolicy.OLDEST (there is no oldest item to evict), got 0"

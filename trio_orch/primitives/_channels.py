@@ -18,11 +18,11 @@ import attrs
 import trio
 from outcome import Error, Value
 
+from trio_orch._validate import check_int
 from trio_orch.primitives._channel_state import (
     ChannelState,
     DropPolicy,
     check_channel_args,
-    check_max_items,
 )
 
 if TYPE_CHECKING:
@@ -358,7 +358,8 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
             trio.EndOfChannel: nothing is buffered and every send handle is closed.
             trio.ClosedResourceError: this handle is closed.
         """
-        check_max_items(max_items)
+        if type(max_items) is not int or max_items < 1:  # per call: check only a bad value
+            check_int("max_items", max_items, minimum=1)
         first = self.receive_nowait()
         return self._take_more(first, max_items)
 
@@ -398,7 +399,8 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
         Checkpoints:
             Always a checkpoint.
         """
-        check_max_items(max_items)
+        if type(max_items) is not int or max_items < 1:  # per call: check only a bad value
+            check_int("max_items", max_items, minimum=1)
         first = await self.receive()
         return self._take_more(first, max_items)
 

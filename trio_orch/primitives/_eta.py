@@ -30,6 +30,8 @@ import typing
 
 import attrs
 
+from trio_orch._validate import check_number
+
 __all__ = ["EtaEstimator", "ProgressSnapshot"]
 
 # Below this the x-variance of a fit is treated as zero (all samples at one instant).
@@ -172,13 +174,6 @@ def _finite(name: str, value: object) -> None:
         raise ValueError(msg)
 
 
-def _positive(name: str, value: object) -> None:
-    _finite(name, value)
-    if not value > 0:  # type: ignore[operator]  # a number, checked above
-        msg = f"{name} must be a finite number > 0, got {value!r}"
-        raise ValueError(msg)
-
-
 @typing.final
 @attrs.define(eq=False)
 class EtaEstimator:
@@ -223,10 +218,10 @@ class EtaEstimator:
     )
 
     def __attrs_post_init__(self) -> None:
-        _positive("short_half_life", self.short_half_life)
-        _positive("long_half_life", self.long_half_life)
-        _positive("stall_after", self.stall_after)
-        _positive("stall_gaps", self.stall_gaps)
+        check_number("short_half_life", self.short_half_life, strict=True)
+        check_number("long_half_life", self.long_half_life, strict=True)
+        check_number("stall_after", self.stall_after, strict=True)
+        check_number("stall_gaps", self.stall_gaps, strict=True)
         if self.short_half_life > self.long_half_life:
             msg = (
                 f"short_half_life must be <= long_half_life ({self.long_half_life!r}), "

@@ -18,7 +18,6 @@ outnumber the live ones, so the deque stays proportional to the number of live w
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
 from contextlib import asynccontextmanager
@@ -39,6 +38,7 @@ from trio.lowlevel import (
 
 from trio_orch._exceptions import LimiterFull
 from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._validate import check_callable, int_validator, number_validator
 from trio_orch.primitives._rate import TokenBucket
 
 if TYPE_CHECKING:
@@ -110,53 +110,14 @@ def _only_cancelled(error: BaseException) -> bool:
     return isinstance(error, trio.Cancelled)
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an int, got {value!r}"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be >= {minimum}, got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
 def _check_map_args(fn: object, items: object, ordered: object) -> None:
-    if not callable(fn):
-        msg = f"fn must be callable, got {fn!r}"
-        raise TypeError(msg)
+    check_callable("fn", fn)
     if not isinstance(items, Iterable | AsyncIterable):
         msg = f"items must be an iterable or an async iterable, got {items!r}"
         raise TypeError(msg)
     if not isinstance(ordered, bool):
         msg = f"ordered must be a bool, got {ordered!r}"
         raise TypeError(msg)
-
-
-def _check_queue_limit(_: object, __: attrs.Attribute[int | None], value: int | None) -> None:
-    if value is not None:
-        _check_int("queue_limit", value, 0)
-
-
-def _check_max_concurrent(_: object, __: attrs.Attribute[int], value: int) -> None:
-    _check_int("max_concurrent", value, 1)
-
-
-def _check_burst(_: object, __: attrs.Attribute[int], value: int) -> None:
-    _check_int("burst", value, 1)
-
-
-def _check_rate(_: object, __: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is not None:
-        _check_number("max_per_second", value)
-
-
-def _check_number(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number or None, got {value!r}"
-        raise TypeError(msg)
-    if not (math.isfinite(value) and value > 0):
-        msg = f"{name} must be a finite number > 0, got {value!r}"
-        raise ValueError(msg)
 
 
 @final
@@ -194,14 +155,22 @@ class ConcurrencyLimiter:
     One limiter may be shared by any number of tasks of one trio run.
     """
 
-    _max: int = attrs.field(alias="max_concurrent", validator=_check_max_concurrent)
+    _max: int = attrs.field(alias="max_concurrent", validator=int_validator(minimum=1))
     _queue_limit: int | None = attrs.field(
-        default=None, kw_only=True, alias="queue_limit", validator=_check_queue_limit
+        default=None,
+        kw_only=True,
+        alias="queue_limit",
+        validator=int_validator(minimum=0, allow_none=True),
     )
     _max_per_second: float | None = attrs.field(
-        default=None, kw_only=True, alias="max_per_second", validator=_check_rate
+        default=None,
+        kw_only=True,
+        alias="max_per_second",
+        validator=number_validator(strict=True, allow_none=True),
     )
-    _burst: int = attrs.field(default=1, kw_only=True, alias="burst", validator=_check_burst)
+    _burst: int = attrs.field(
+        default=1, kw_only=True, alias="burst", validator=int_validator(minimum=1)
+    )
 
     _bucket: TokenBucket | None = attrs.field(init=False, default=None)
     # Slots held, including the holders that wait for their start time (_pacing of them).

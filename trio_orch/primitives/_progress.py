@@ -22,6 +22,7 @@ import trio
 import trio.testing
 
 from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._validate import check_number
 from trio_orch.primitives._eta import EtaEstimator, ProgressSnapshot
 
 if typing.TYPE_CHECKING:
@@ -37,18 +38,6 @@ _log = structlog.get_logger()
 # The worker releases the GIL after this many estimates (about 0.3 ms of work), so that the
 # event loop waits at most that long for it, instead of a whole batch.
 _GIL_CHUNK = 64
-
-
-def _check_number(name: str, value: object, *, minimum: float, strict: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number, got {value!r}"
-        raise TypeError(msg)
-    ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
-    if not ok:
-        rule = ">" if strict else ">="
-        msg = f"{name} must be a finite number {rule} {minimum:g}, got {value!r}"
-        raise ValueError(msg)
-    return float(value)
 
 
 @typing.final
@@ -105,7 +94,7 @@ class ProgressTask:
             TypeError: ``value`` is not a number.
             ValueError: ``value`` is negative, NaN or infinite.
         """
-        self._value = _check_number("value", value, minimum=0, strict=False)
+        self._value = check_number("value", value)
 
     def done(self) -> None:
         """Mark the operation complete: the work done becomes :attr:`total`."""
@@ -206,8 +195,8 @@ class ProgressTracker:
         if name in self._tasks:
             msg = f"name must not be tracked already, got {name!r}"
             raise ValueError(msg)
-        total = _check_number("total", total, minimum=0, strict=False)
-        weight = _check_number("weight", weight, minimum=0, strict=True)
+        total = check_number("total", total)
+        weight = check_number("weight", weight, strict=True)
         task = ProgressTask(name, total, weight)
         # The estimator is not used by the worker yet: this first update happens on the loop.
         first = task._estimator.update(task.fraction, at=trio.current_time())
@@ -456,7 +445,7 @@ async def open_progress_tracker(*, tick: float = 0.1) -> AsyncIterator[ProgressT
         ``trio.ClosedResourceError``, the last snapshots stay readable.  An error from the body
         propagates unchanged (never wrapped in an ``ExceptionGroup``).
     """
-    tick = _check_number("tick", tick, minimum=0, strict=True)
+    tick = check_number("tick", tick, strict=True)
     tracker = ProgressTracker(tick)
     async with open_nursery_unwrapped("open_progress_tracker()") as nursery:
         nursery.start_soon(tracker._run_ticks)

@@ -21,6 +21,14 @@ import structlog
 import trio
 
 from trio_orch._groups import leaves
+from trio_orch._validate import (
+    callable_validator,
+    check_int,
+    check_number,
+    instance_validator,
+    int_validator,
+    number_validator,
+)
 from trio_orch.primitives._errors import is_transient
 
 T = TypeVar("T")
@@ -77,54 +85,13 @@ class RetryDetails:
 # --- validation ---------------------------------------------------------------------------
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_attempts(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        msg = f"{name} must be an int, got {value!r}"
-        raise TypeError(msg)
-    if value < 1:
-        msg = f"{name} must be >= 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_max_attempts(_i: object, _a: object, value: object) -> None:
-    _check_attempts("max_attempts", value)
-
-
-def _check_delay(_i: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if not _is_number(value):
-        msg = f"{attribute.name} must be a number, got {value!r}"
-        raise TypeError(msg)
-    if not (math.isfinite(value) and value >= 0):  # type: ignore[arg-type, operator]
-        msg = f"{attribute.name} must be finite and >= 0, got {value!r}"
-        raise ValueError(msg)
-
-
 def _check_max_delay(
     instance: RetryPolicy, attribute: attrs.Attribute[float], value: float
 ) -> None:
-    _check_delay(instance, attribute, value)
+    check_number(attribute.name, value)
     if value < instance.initial_delay:
         msg = f"max_delay must be >= initial_delay ({instance.initial_delay!r}), got {value!r}"
         raise ValueError(msg)
-
-
-def _check_multiplier(_i: object, _a: object, value: object) -> None:
-    if not _is_number(value):
-        msg = f"multiplier must be a number, got {value!r}"
-        raise TypeError(msg)
-    if not (math.isfinite(value) and value >= 1):  # type: ignore[arg-type, operator]
-        msg = f"multiplier must be finite and >= 1, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_jitter(_i: object, _a: object, value: object) -> None:
-    if not isinstance(value, Jitter):
-        msg = f"jitter must be a Jitter, got {value!r}"
-        raise TypeError(msg)
 
 
 def _is_exception_type(value: object) -> bool:
@@ -135,27 +102,6 @@ def _check_retry_on(_i: object, _a: object, value: object) -> None:
     ok = all(map(_is_exception_type, value)) if isinstance(value, tuple) else callable(value)
     if not ok:
         msg = f"retry_on must be a predicate or a tuple of exception types, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_timeout(_i: object, _a: object, timeout: float | None) -> None:
-    value: object = timeout
-    if value is None:
-        return
-    if not _is_number(value):
-        msg = f"timeout must be a number or None, got {value!r}"
-        raise TypeError(msg)
-    if not value > 0:  # type: ignore[operator]  # NaN fails this too
-        msg = f"timeout must be > 0, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_on_retry(
-    _i: object, _a: object, on_retry: Callable[[RetryDetails], object] | None
-) -> None:
-    value: object = on_retry
-    if value is not None and not callable(value):
-        msg = f"on_retry must be a callable or None, got {value!r}"
         raise TypeError(msg)
 
 
@@ -200,15 +146,20 @@ class RetryPolicy:
             ``multiplier < 1``; ``max_delay < initial_delay``; ``timeout <= 0`` or NaN.
     """
 
-    max_attempts: int = attrs.field(default=3, validator=_check_max_attempts)
-    initial_delay: float = attrs.field(default=1.0, validator=_check_delay)
+    max_attempts: int = attrs.field(default=3, validator=int_validator(minimum=1))
+    initial_delay: float = attrs.field(default=1.0, validator=number_validator())
     max_delay: float = attrs.field(default=30.0, validator=_check_max_delay)
-    multiplier: float = attrs.field(default=2.0, validator=_check_multiplier)
-    jitter: Jitter = attrs.field(default=Jitter.FULL, validator=_check_jitter)
+    multiplier: float = attrs.field(default=2.0, validator=number_validator(minimum=1))
+    jitter: Jitter = attrs.field(
+        default=Jitter.FULL, validator=instance_validator(Jitter, "a Jitter")
+    )
     retry_on: RetryOn = attrs.field(default=is_transient, validator=_check_retry_on)
-    timeout: float | None = attrs.field(default=None, validator=_check_timeout)
+    timeout: float | None = attrs.field(
+        default=None,
+        validator=number_validator(strict=True, allow_none=True, allow_inf=True),
+    )
     on_retry: Callable[[RetryDetails], object] | None = attrs.field(
-        default=None, validator=_check_on_retry
+        default=None, validator=callable_validator(allow_none=True)
     )
 
     # Built once per policy, so that a call pays nothing for them.
@@ -347,7 +298,7 @@ def retry_testing(*, attempts: int | None = None, cap: bool = False) -> Iterator
     Use it as a ``with`` block (as a decorator it would not cover an ``async def``).
     """
     if attempts is not None:
-        _check_attempts("attempts", attempts)
+        check_int("attempts", attempts, minimum=1)
     token = _TESTING.set(_Testing(attempts, cap))
     try:
         yield

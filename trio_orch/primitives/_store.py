@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Generic, TypeVar, TypeVarTuple, final
 import attrs
 import trio
 
+from trio_orch._validate import check_callable
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from types import TracebackType
@@ -54,12 +56,6 @@ _MISSING = _Missing.MISSING
 
 def _is_or_eq(a: object, b: object) -> bool:
     return a is b or bool(a == b)
-
-
-def _check_callable(name: str, fn: object) -> None:
-    if not callable(fn):
-        msg = f"{name} must be callable, got {fn!r}"
-        raise TypeError(msg)
 
 
 # --- AsyncOperation -------------------------------------------------------------------------
@@ -251,7 +247,7 @@ class Store(Generic[S]):
     _lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot, init=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_callable("equal", self._equal)
+        check_callable("equal", self._equal)
 
     @property
     def state(self) -> S:
@@ -345,8 +341,8 @@ class Store(Generic[S]):
             TypeError: ``fn`` or ``equal`` is not callable.
             trio.ClosedResourceError: the store is closed.
         """
-        _check_callable("fn", fn)
-        _check_callable("equal", equal)
+        check_callable("fn", fn)
+        check_callable("equal", equal)
         return self._subscription(fn, initial=initial, equal=equal)
 
     def _subscription(
@@ -609,6 +605,6 @@ def selector(
     Raises:
         TypeError: ``fn`` or ``equal`` is not callable.
     """
-    _check_callable("fn", fn)
-    _check_callable("equal", equal)
+    check_callable("fn", fn)
+    check_callable("equal", equal)
     return Selector(fn, equal)

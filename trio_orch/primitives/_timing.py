@@ -21,6 +21,7 @@ import structlog
 import trio
 
 from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._validate import check_callable, check_instance, check_number
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,43 +43,19 @@ _logger = structlog.get_logger()
 _Call = tuple[tuple[Any, ...], dict[str, Any]]
 
 
-def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        msg = f"{name} must be a number of seconds, got {value!r}"
-        raise TypeError(msg)
-    if allow_zero and not (math.isfinite(value) and value >= 0):
-        msg = f"{name} must be finite and >= 0, got {value!r}"
-        raise ValueError(msg)
-    if not allow_zero and not (math.isfinite(value) and value > 0):
-        msg = f"{name} must be finite and > 0, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_fn(fn: object) -> None:
-    if not callable(fn):
-        msg = f"fn must be callable, got {fn!r}"
-        raise TypeError(msg)
-
-
-def _check_nursery(nursery: object) -> None:
-    if not isinstance(nursery, trio.Nursery):
-        msg = f"nursery must be a trio.Nursery, got {nursery!r}"
-        raise TypeError(msg)
-
-
 def _check_debounce(fn: object, delay: object, max_wait: object) -> None:
-    _check_fn(fn)
-    _check_seconds("delay", delay, allow_zero=True)
+    check_callable("fn", fn)
+    check_number("delay", delay)
     if max_wait is not None:
-        _check_seconds("max_wait", max_wait, allow_zero=False)
+        check_number("max_wait", max_wait, strict=True)
         if max_wait < delay:  # type: ignore[operator]  # both checked numbers above
             msg = f"max_wait must be >= delay ({delay!r}), got {max_wait!r}"
             raise ValueError(msg)
 
 
 def _check_throttle(fn: object, interval: object, leading: object, trailing: object) -> None:
-    _check_fn(fn)
-    _check_seconds("interval", interval, allow_zero=False)
+    check_callable("fn", fn)
+    check_number("interval", interval, strict=True)
     for name, flag in (("leading", leading), ("trailing", trailing)):
         if not isinstance(flag, bool):
             msg = f"{name} must be a bool, got {flag!r}"
@@ -169,7 +146,7 @@ class Debouncer(Generic[P]):
     _discarded: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_nursery(self._nursery)
+        check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
         _check_debounce(self._fn, self._delay, self._max_wait)
         self._nursery.start_soon(self._run, name=f"debouncer of {self._fn!r}")
 
@@ -396,7 +373,7 @@ class Throttler(Generic[P]):
     _discarded: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_nursery(self._nursery)
+        check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
         _check_throttle(self._fn, self._interval, self._leading, self._trailing)
         self._nursery.start_soon(self._run, name=f"throttler of {self._fn!r}")
 

@@ -21,6 +21,7 @@ import trio
 import trio_websocket
 
 from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._validate import check_instance, check_int
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -282,15 +283,9 @@ async def open_ws_test_server(
 
 
 def _check_server_args(port: object, path: object) -> None:
-    if isinstance(port, bool) or not isinstance(port, int):
-        msg = f"port must be an int, got {port!r}"
-        raise TypeError(msg)
-    if not 0 <= port <= 65535:
+    if check_int("port", port, minimum=0) > 65535:
         msg = f"port must be in 0..65535, got {port!r}"
         raise ValueError(msg)
-    if not isinstance(path, str):
-        msg = f"path must be a str, got {path!r}"
-        raise TypeError(msg)
-    if not path.startswith("/"):
+    if not check_instance("path", path, str, "a str").startswith("/"):
         msg = f"path must start with '/', got {path!r}"
         raise ValueError(msg)
