@@ -25,9 +25,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict trio_orch
+	$(BIN)/mypy --strict tests/typing
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=90
 
 test: lint typecheck pytest
 
