@@ -12,6 +12,7 @@ import structlog
 import trio
 
 from trio_orch._exceptions import WorkflowDefinitionError
+from trio_orch._groups import leaves
 from trio_orch._validate import (
     check_instance,
     instance_validator,
@@ -56,17 +57,10 @@ def _collapse(exc: BaseException) -> BaseException:
     """The one exception a group of step exceptions means (Cancelled leaves give way)."""
     if not isinstance(exc, BaseExceptionGroup):
         return exc
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [exc]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, BaseExceptionGroup):
-            stack.extend(reversed(e.exceptions))
-        else:
-            leaves.append(e)
-    others = [e for e in leaves if not isinstance(e, trio.Cancelled)]
+    found = leaves(exc)
+    others = [e for e in found if not isinstance(e, trio.Cancelled)]
     if not others:
-        return leaves[0]
+        return found[0]
     if len(others) == 1:
         return others[0]
     return exc
