@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = sorted((ROOT / "docs").glob("*.md"))
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-COMPONENT_PAGES = [p for p in DOCS if p.name not in {"index.md", "logging.md"}]
+COMPONENT_PAGES = [p for p in DOCS if p.name not in {"README.md", "index.md", "logging.md"}]
 
 
 def _is_program(block: str) -> bool:
