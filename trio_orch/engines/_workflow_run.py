@@ -9,6 +9,8 @@ there are steps running at once.
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -38,12 +40,19 @@ if TYPE_CHECKING:
 #: never checkpoint themselves)
 _YIELD_EVERY = 64
 
+#: the indegree of a SKIPPED step: its dependencies never count it down to zero
+_NEVER = -(1 << 62)
+
 _PENDING = StepStatus.PENDING
 _RUNNING = StepStatus.RUNNING
 _SUCCEEDED = StepStatus.SUCCEEDED
 _FAILED = StepStatus.FAILED
 _SKIPPED = StepStatus.SKIPPED
 _CANCELLED = StepStatus.CANCELLED
+
+
+def _time(t: float) -> float | None:
+    return None if math.isnan(t) else t
 
 
 def _is_cancellation(exc: BaseException) -> bool:
@@ -164,8 +173,11 @@ class _Run:
     values: list[Any] = attrs.field(init=False)
     errors: list[BaseException | None] = attrs.field(init=False)
     attempts: list[int] = attrs.field(init=False)
-    started: list[float | None] = attrs.field(init=False)
-    finished: list[float | None] = attrs.field(init=False)
+    #: start and end times, NaN for none: C doubles, not 200,000 float objects at 100,000
+    #: steps (they would make the run's working set much bigger than the CPU caches)
+    started: array[float] = attrs.field(init=False)
+    finished: array[float] = attrs.field(init=False)
+    #: dependencies not yet succeeded; ``_NEVER`` once SKIPPED
     indegree: list[int] = attrs.field(init=False)
     ready: deque[int] = attrs.field(init=False, factory=deque)
     #: indices of the succeeded steps in completion order (compensations run in reverse)
@@ -185,9 +197,9 @@ class _Run:
         self.values = [None] * n
         self.errors = [None] * n
         self.attempts = [0] * n
-        self.started = [None] * n
-        self.finished = [None] * n
-        self.indegree = [len(node.deps) for node in self.plan.nodes]
+        self.started = array("d", [math.nan]) * n
+        self.finished = array("d", [math.nan]) * n
+        self.indegree = list(self.plan.indegrees)
         self.now = trio.lowlevel.current_clock().current_time
 
     # --- the loop -------------------------------------------------------------------------
@@ -236,25 +248,24 @@ class _Run:
             i = nxt
 
     async def _run_step(self, i: int) -> None:
-        node = self.plan.nodes[i]
-        step = node.step
+        hot = self.plan.hot[i]
         values = self.values
-        ctx = StepContext(step.name, self.plan.workflow, 1, self.inputs, self, i)
-        kwargs = {name: values[d] for name, d in node.kw_pairs}
+        ctx = StepContext(hot[0], self.plan.workflow, 1, self.inputs, self, i)
+        kwargs = {name: values[d] for name, d in hot[2]}
         now = self.now()
         self.status[i] = _RUNNING
         self.started[i] = now
         if self.emit is not None:
-            self.emit(ev.StepStarted(self.plan.workflow, step.name, now))
+            self.emit(ev.StepStarted(self.plan.workflow, hot[0], now))
         try:
-            if node.simple:
+            if hot[4]:  # simple
                 self.attempts[i] = 1
-                if node.pass_context:
-                    value = await step.fn(ctx, **kwargs)
+                if hot[3]:  # pass_context
+                    value = await hot[1](ctx, **kwargs)
                 else:
-                    value = await step.fn(**kwargs)
+                    value = await hot[1](**kwargs)
             else:
-                value = await self._attempts(node, ctx, kwargs)
+                value = await self._attempts(self.plan.nodes[i], ctx, kwargs)
         except Exception as exc:
             self._failed(i, exc)
             await trio.lowlevel.cancel_shielded_checkpoint()
@@ -319,20 +330,19 @@ class _Run:
         self.values[i] = value
         self.finished[i] = now
         self.completed.append(i)
-        name = self.plan.nodes[i].step.name
+        hot = self.plan.hot[i]
+        name = hot[0]
         self.log.debug("trio_orch.workflow.step_succeeded", step=name, attempts=self.attempts[i])
         if self.emit is not None:
             started = self.started[i]
-            assert started is not None
             self.emit(ev.StepSucceeded(self.plan.workflow, name, self.attempts[i], now - started))
         if self.tracker_tasks is not None:
             self.tracker_tasks[i].done()
         indegree = self.indegree
-        status = self.status
         ready = self.ready
-        for j in self.plan.dependents[i]:
+        for j in hot[5:]:
             indegree[j] -= 1
-            if indegree[j] == 0 and status[j] is _PENDING:
+            if not indegree[j]:  # a SKIPPED step's count never gets back to zero
                 ready.append(j)
 
     def _failed(self, i: int, exc: Exception) -> None:
@@ -372,6 +382,7 @@ class _Run:
 
     def _skip(self, j: int, reason: str) -> None:
         self.status[j] = _SKIPPED
+        self.indegree[j] = _NEVER
         name = self.plan.nodes[j].step.name
         self.log.debug("trio_orch.workflow.step_skipped", step=name, reason=reason)
         if self.emit is not None:
@@ -433,8 +444,8 @@ class _Run:
             value=self.values[i],
             error=self.errors[i],
             attempts=self.attempts[i],
-            started_at=self.started[i],
-            finished_at=self.finished[i],
+            started_at=_time(self.started[i]),
+            finished_at=_time(self.finished[i]),
         )
 
 
