@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, final
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, final
 
 import attrs
 import structlog
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 P = ParamSpec("P")
+R = TypeVar("R", bound="_Runner[Any]")
 
 _logger = structlog.get_logger()
 
@@ -76,6 +77,108 @@ def _log_discarded(kind: str, count: int) -> None:
         _logger.info("trio_orch.store.calls_discarded", kind=kind, discarded=count)
 
 
+@attrs.define(eq=False)
+class _Runner(Generic[P]):
+    """What the debouncer and the throttler share: one runner task, its life cycle, counters.
+
+    A subclass records calls, says what is pending (:meth:`cancel`, :meth:`flush`) and how the
+    runner drains them once woken (:meth:`_drain`).
+    """
+
+    _KIND: ClassVar[str]
+
+    _nursery: trio.Nursery
+    _fn: Callable[P, object]
+    _wake: trio.Event = attrs.field(factory=trio.Event, init=False)
+    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
+    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False)
+    _closed: bool = attrs.field(default=False, init=False)
+    _calls: int = attrs.field(default=0, init=False)
+    _runs: int = attrs.field(default=0, init=False)
+    _coalesced: int = attrs.field(default=0, init=False)
+    _discarded: int = attrs.field(default=0, init=False)
+
+    def _start(self) -> None:
+        check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
+        self._nursery.start_soon(self._run, name=f"{self._KIND} of {self._fn!r}")
+
+    def _record_call(self) -> None:
+        if self._closed:
+            msg = f"{self._KIND} is closed"
+            raise trio.ClosedResourceError(msg)
+        self._calls += 1
+
+    @property
+    def closed(self) -> bool:
+        """Whether it is closed (calls raise ``ClosedResourceError``)."""
+        return self._closed
+
+    def cancel(self) -> int:
+        """Discard what is pending; return how much there was.  Not a checkpoint."""
+        raise NotImplementedError
+
+    async def flush(self) -> bool:
+        """Run what is pending now, in the calling task; return whether anything ran."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop now: discard what is pending (counted, logged) and cancel the runner.
+
+        Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
+        """
+        self._closed = True
+        _log_discarded(self._KIND, int(self.cancel()))
+        self._scope.cancel(reason=f"{self._KIND} closed")
+
+    async def aclose(self) -> None:
+        """Close gracefully: refuse new calls, run what is pending now, stop the runner.
+
+        Raises:
+            Exception: whatever ``fn`` raises while flushing (the runner is stopped anyway).
+
+        Checkpoints:
+            Always a checkpoint.
+        """
+        self._closed = True
+        try:
+            await self.flush()
+        finally:
+            self.close()
+
+    async def _execute(self, call: _Call) -> None:
+        """Run ``fn`` for ``call``; the caller holds ``_lock``, so runs never overlap."""
+        self._runs += 1
+        awaitable = _invoke(self._fn, call)
+        if awaitable is not None:
+            await awaitable
+
+    async def _drain(self) -> None:
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        try:
+            with self._scope:
+                while True:
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    await self._drain()
+        finally:
+            self._closed = True
+            _log_discarded(self._KIND, int(self.cancel()))
+
+
+@contextlib.asynccontextmanager
+async def _open_runner(where: str, make: Callable[[trio.Nursery], R]) -> AsyncIterator[R]:
+    """Run ``make(nursery)`` in a nursery owned by the block; flush on a normal exit."""
+    async with open_nursery_unwrapped(where) as nursery:
+        runner = make(nursery)
+        try:
+            yield runner
+            await runner.aclose()
+        finally:
+            runner.close()
+
+
 # --- debouncer ------------------------------------------------------------------------------
 
 
@@ -101,7 +204,7 @@ class DebouncerStats:
 
 @final
 @attrs.define(eq=False)
-class Debouncer(Generic[P]):
+class Debouncer(_Runner[P]):
     """Run ``fn`` with the last call's arguments once calls have been quiet for ``delay``.
 
     ``debounced(*args, **kwargs)`` is synchronous and never blocks; each call replaces the
@@ -129,26 +232,17 @@ class Debouncer(Generic[P]):
         is cancelled is discarded, counted and logged (``trio_orch.store.calls_discarded``).
     """
 
-    _nursery: trio.Nursery
-    _fn: Callable[P, object]
+    _KIND: ClassVar[str] = "debouncer"
+
     _delay: float
     _max_wait: float | None = attrs.field(default=None, kw_only=True)
     _call: _Call | None = attrs.field(default=None, init=False)
     _first_at: float = attrs.field(default=0.0, init=False)
     _deadline: float = attrs.field(default=0.0, init=False)
-    _wake: trio.Event = attrs.field(factory=trio.Event, init=False)
-    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
-    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False)
-    _closed: bool = attrs.field(default=False, init=False)
-    _calls: int = attrs.field(default=0, init=False)
-    _runs: int = attrs.field(default=0, init=False)
-    _coalesced: int = attrs.field(default=0, init=False)
-    _discarded: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
         _check_debounce(self._fn, self._delay, self._max_wait)
-        self._nursery.start_soon(self._run, name=f"debouncer of {self._fn!r}")
+        self._start()
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Schedule ``fn(*args, **kwargs)`` after ``delay`` of quiet, replacing any pending call.
@@ -156,11 +250,8 @@ class Debouncer(Generic[P]):
         Raises:
             trio.ClosedResourceError: the debouncer is closed.
         """
-        if self._closed:
-            msg = "debouncer is closed"
-            raise trio.ClosedResourceError(msg)
+        self._record_call()
         now = trio.current_time()
-        self._calls += 1
         if self._call is None:
             self._first_at = now
         else:
@@ -176,11 +267,6 @@ class Debouncer(Generic[P]):
     def pending(self) -> bool:
         """Whether a call waits to run."""
         return self._call is not None
-
-    @property
-    def closed(self) -> bool:
-        """Whether the debouncer is closed (calls raise ``ClosedResourceError``)."""
-        return self._closed
 
     def statistics(self) -> DebouncerStats:
         """A :class:`DebouncerStats` snapshot."""
@@ -216,49 +302,14 @@ class Debouncer(Generic[P]):
             if call is None:
                 return False
             self._call = None
-            self._runs += 1
-            awaitable = _invoke(self._fn, call)
-            if awaitable is not None:
-                await awaitable
+            await self._execute(call)
             return True
 
-    def close(self) -> None:
-        """Stop now: discard the pending call (counted, logged) and cancel the runner.
-
-        Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
-        """
-        self._closed = True
-        _log_discarded("debouncer", int(self.cancel()))
-        self._scope.cancel(reason="debouncer closed")
-
-    async def aclose(self) -> None:
-        """Close gracefully: refuse new calls, run the pending call now, stop the runner.
-
-        Raises:
-            Exception: whatever ``fn`` raises while flushing (the runner is stopped anyway).
-
-        Checkpoints:
-            Always a checkpoint.
-        """
-        self._closed = True
-        try:
-            await self.flush()
-        finally:
-            self.close()
-
-    async def _run(self) -> None:
-        try:
-            with self._scope:
-                while True:
-                    await self._wake.wait()
-                    self._wake = trio.Event()
-                    # Each call pushes the deadline later: sleep until the latest one.
-                    while self._call is not None and trio.current_time() < self._deadline:  # noqa: ASYNC110
-                        await trio.sleep_until(self._deadline)
-                    await self.flush()
-        finally:
-            self._closed = True
-            _log_discarded("debouncer", int(self.cancel()))
+    async def _drain(self) -> None:
+        # Each call pushes the deadline later: sleep until the latest one.
+        while self._call is not None and trio.current_time() < self._deadline:  # noqa: ASYNC110
+            await trio.sleep_until(self._deadline)
+        await self.flush()
 
 
 def open_debouncer(
@@ -284,20 +335,9 @@ def open_debouncer(
         Entering is not a checkpoint; leaving normally is one.
     """
     _check_debounce(fn, delay, max_wait)
-    return _open_debouncer(fn, delay, max_wait)
-
-
-@contextlib.asynccontextmanager
-async def _open_debouncer(
-    fn: Callable[P, object], delay: float, max_wait: float | None
-) -> AsyncIterator[Debouncer[P]]:
-    async with open_nursery_unwrapped("open_debouncer()") as nursery:
-        debouncer = Debouncer(nursery, fn, delay, max_wait=max_wait)
-        try:
-            yield debouncer
-            await debouncer.aclose()
-        finally:
-            debouncer.close()
+    return _open_runner(
+        "open_debouncer()", lambda nursery: Debouncer(nursery, fn, delay, max_wait=max_wait)
+    )
 
 
 # --- throttler ------------------------------------------------------------------------------
@@ -328,7 +368,7 @@ class ThrottlerStats:
 
 @final
 @attrs.define(eq=False)
-class Throttler(Generic[P]):
+class Throttler(_Runner[P]):
     """Run ``fn`` at most once per ``interval``, like lodash's ``throttle``.
 
     A call made while idle opens an interval; with ``leading=True`` it runs at once (in the
@@ -354,28 +394,19 @@ class Throttler(Generic[P]):
         As for :class:`Debouncer`.
     """
 
-    _nursery: trio.Nursery
-    _fn: Callable[P, object]
+    _KIND: ClassVar[str] = "throttler"
+
     _interval: float
     _leading: bool = attrs.field(default=True, kw_only=True)
     _trailing: bool = attrs.field(default=True, kw_only=True)
     _leading_call: _Call | None = attrs.field(default=None, init=False)
     _trailing_call: _Call | None = attrs.field(default=None, init=False)
     _window_end: float = attrs.field(default=-math.inf, init=False)
-    _wake: trio.Event = attrs.field(factory=trio.Event, init=False)
-    _lock: trio.Lock = attrs.field(factory=trio.Lock, init=False)
-    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False)
-    _closed: bool = attrs.field(default=False, init=False)
-    _calls: int = attrs.field(default=0, init=False)
-    _runs: int = attrs.field(default=0, init=False)
-    _coalesced: int = attrs.field(default=0, init=False)
     _dropped: int = attrs.field(default=0, init=False)
-    _discarded: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
         _check_throttle(self._fn, self._interval, self._leading, self._trailing)
-        self._nursery.start_soon(self._run, name=f"throttler of {self._fn!r}")
+        self._start()
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` now, at the end of the interval, or not at all.
@@ -383,10 +414,7 @@ class Throttler(Generic[P]):
         Raises:
             trio.ClosedResourceError: the throttler is closed.
         """
-        if self._closed:
-            msg = "throttler is closed"
-            raise trio.ClosedResourceError(msg)
-        self._calls += 1
+        self._record_call()
         call = (args, kwargs)
         now = trio.current_time()
         if now >= self._window_end and not self.pending:
@@ -407,11 +435,6 @@ class Throttler(Generic[P]):
     def pending(self) -> bool:
         """Whether a call waits to run."""
         return self._leading_call is not None or self._trailing_call is not None
-
-    @property
-    def closed(self) -> bool:
-        """Whether the throttler is closed (calls raise ``ClosedResourceError``)."""
-        return self._closed
 
     def statistics(self) -> ThrottlerStats:
         """A :class:`ThrottlerStats` snapshot."""
@@ -454,10 +477,7 @@ class Throttler(Generic[P]):
             call, self._leading_call = self._leading_call, None
             if call is None:
                 return False
-            self._runs += 1
-            awaitable = _invoke(self._fn, call)
-            if awaitable is not None:
-                await awaitable
+            await self._execute(call)
             return True
 
     async def _run_trailing(self) -> bool:
@@ -466,49 +486,17 @@ class Throttler(Generic[P]):
             if call is None:
                 return False
             self._window_end = trio.current_time() + self._interval
-            self._runs += 1
-            awaitable = _invoke(self._fn, call)
-            if awaitable is not None:
-                await awaitable
+            await self._execute(call)
             return True
 
-    def close(self) -> None:
-        """Stop now: discard pending calls (counted, logged) and cancel the runner.
-
-        Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
-        """
-        self._closed = True
-        _log_discarded("throttler", self.cancel())
-        self._scope.cancel(reason="throttler closed")
-
-    async def aclose(self) -> None:
-        """Close gracefully: refuse new calls, run pending calls now, stop the runner.
-
-        Checkpoints:
-            Always a checkpoint.
-        """
-        self._closed = True
-        try:
-            await self.flush()
-        finally:
-            self.close()
-
-    async def _run(self) -> None:
-        try:
-            with self._scope:
-                while True:
-                    await self._wake.wait()
-                    self._wake = trio.Event()
-                    while self.pending:
-                        if self._leading_call is not None:
-                            await self._run_leading()
-                        elif trio.current_time() < self._window_end:
-                            await trio.sleep_until(self._window_end)
-                        else:
-                            await self._run_trailing()
-        finally:
-            self._closed = True
-            _log_discarded("throttler", self.cancel())
+    async def _drain(self) -> None:
+        while self.pending:
+            if self._leading_call is not None:
+                await self._run_leading()
+            elif trio.current_time() < self._window_end:
+                await trio.sleep_until(self._window_end)
+            else:
+                await self._run_trailing()
 
 
 def open_throttler(
@@ -537,17 +525,7 @@ def open_throttler(
         Entering is not a checkpoint; leaving normally is one.
     """
     _check_throttle(fn, interval, leading, trailing)
-    return _open_throttler(fn, interval, leading, trailing)
-
-
-@contextlib.asynccontextmanager
-async def _open_throttler(
-    fn: Callable[P, object], interval: float, leading: bool, trailing: bool
-) -> AsyncIterator[Throttler[P]]:
-    async with open_nursery_unwrapped("open_throttler()") as nursery:
-        throttler = Throttler(nursery, fn, interval, leading=leading, trailing=trailing)
-        try:
-            yield throttler
-            await throttler.aclose()
-        finally:
-            throttler.close()
+    return _open_runner(
+        "open_throttler()",
+        lambda nursery: Throttler(nursery, fn, interval, leading=leading, trailing=trailing),
+    )
