@@ -145,7 +145,7 @@ class _Runner(Generic[P]):
         finally:
             self.close()
 
-    async def _execute(self, call: _Call) -> None:
+    async def _execute(self, call: _Call) -> None:  # noqa: ASYNC910 - callers hold _lock
         """Run ``fn`` for ``call``; the caller holds ``_lock``, so runs never overlap."""
         self._runs += 1
         awaitable = _invoke(self._fn, call)
@@ -489,7 +489,7 @@ class Throttler(_Runner[P]):
             await self._execute(call)
             return True
 
-    async def _drain(self) -> None:
+    async def _drain(self) -> None:  # noqa: ASYNC910 - the runner checkpointed in wake.wait()
         while self.pending:
             if self._leading_call is not None:
                 await self._run_leading()
