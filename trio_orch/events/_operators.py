@@ -25,7 +25,7 @@ import enum
 import math
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 import structlog
@@ -42,6 +42,8 @@ _logger = structlog.get_logger()
 _LOG_INTERVAL = 1.0
 #: Default size of the channels between stages.
 DEFAULT_STAGE_BUFFER = 16
+#: what :meth:`Operator._next` returns once the input ended
+_END: Final = object()
 
 
 @final
@@ -112,6 +114,16 @@ class Operator:
         """
         return open_pipeline(receive, self, max_buffer=max_buffer)
 
+    async def _next(self, receive: trio.abc.ReceiveChannel[Any]) -> Any:
+        """The next item of ``receive`` (counted), or ``_END`` once it ended; a checkpoint."""
+        try:
+            item = await receive.receive()
+        except trio.EndOfChannel:
+            await trio.lowlevel.checkpoint()
+            return _END
+        self._received += 1
+        return item
+
     def _drop(self, count: int = 1) -> None:
         self._dropped += count
         now = trio.current_time()
@@ -142,23 +154,16 @@ class Batch(Operator):
         self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
     ) -> None:
         """Emit a tuple when ``max_size`` items are in, or ``max_wait`` after its first item."""
-        while True:
-            try:
-                first = await receive.receive()
-            except trio.EndOfChannel:
-                await trio.lowlevel.checkpoint()
-                return
-            self._received += 1
+        while (first := await self._next(receive)) is not _END:
             items = [first]
             ended = False
             with trio.move_on_after(self.max_wait):
                 while len(items) < self.max_size:
-                    try:
-                        items.append(await receive.receive())
-                    except trio.EndOfChannel:
+                    item = await self._next(receive)
+                    if item is _END:
                         ended = True
                         break
-                    self._received += 1
+                    items.append(item)
             await self._emit(send, tuple(items))
             if ended:
                 return
@@ -217,23 +222,15 @@ class Throttle(Operator):
         interval: float,
     ) -> None:
         next_slot = -math.inf
-        while True:
-            try:
-                item = await receive.receive()
-            except trio.EndOfChannel:
-                await trio.lowlevel.checkpoint()
-                return
-            self._received += 1
+        while (item := await self._next(receive)) is not _END:
             ended = False
             # Until the slot comes, newer items replace the held one.
             with trio.move_on_at(next_slot):
                 while True:
-                    try:
-                        newer = await receive.receive()
-                    except trio.EndOfChannel:
+                    newer = await self._next(receive)
+                    if newer is _END:
                         ended = True
                         break
-                    self._received += 1
                     self._drop()
                     item = newer
             if ended:
@@ -256,23 +253,15 @@ class Debounce(Operator):
         self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
     ) -> None:
         """Emit an item once ``delay`` seconds pass without a newer one (the rest count as dropped)."""
-        while True:
-            try:
-                item = await receive.receive()
-            except trio.EndOfChannel:
-                await trio.lowlevel.checkpoint()
-                return
-            self._received += 1
+        while (item := await self._next(receive)) is not _END:
             while True:
                 with trio.move_on_after(self.delay) as quiet:
-                    try:
-                        newer = await receive.receive()
-                    except trio.EndOfChannel:
+                    newer = await self._next(receive)
+                    if newer is _END:
                         await self._emit(send, item)
                         return
                 if quiet.cancelled_caught:
                     break
-                self._received += 1
                 self._drop()
                 item = newer
             await self._emit(send, item)
