@@ -1,1 +1,1 @@
-"""Benchmarks of trio_orch against raw Trio and peer libraries, measured in the same run."""
+"""Moved: the benchmark harness and suites are :mod:`trio_orch.bench` (``trio-orch bench``)."""

@@ -1,32 +1,15 @@
-"""Run every benchmark suite: ``python -m benchmarks [--quick] [SUITE ...]``."""
+"""``python -m benchmarks [SUITE|FILE ...] [--quick] ...``: the same as ``trio-orch bench``.
+
+The harness and the suites moved into the package (:mod:`trio_orch.bench`), so that
+``trio-orch bench`` works from an install; this shim keeps the old command working in a
+checkout.
+"""
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import pkgutil
+import sys
 
-import benchmarks
-
-
-def suites() -> list[str]:
-    """Names of the ``bench_*`` modules, sorted."""
-    return sorted(
-        m.name.removeprefix("bench_")
-        for m in pkgutil.iter_modules(benchmarks.__path__)
-        if m.name.startswith("bench_")
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--quick", action="store_true", help="small workloads (smoke test)")
-    parser.add_argument("suite", nargs="*", choices=[[], *suites()], help="suites to run")
-    args = parser.parse_args(argv)
-    for name in args.suite or suites():
-        importlib.import_module(f"benchmarks.bench_{name}").main(quick=args.quick)
-    return 0
-
+from trio_orch.cli import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["bench", *sys.argv[1:]]))

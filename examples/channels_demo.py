@@ -49,6 +49,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    # Drops are logged through structlog ("trio_orch.channel.dropped"); its default
-    # configuration prints them, rate-limited: the first one, then at most one a second.
+    # Drops are logged at WARNING on the stdlib logger "trio_orch.channel"
+    # ("trio_orch.channel.dropped"), rate-limited: the first one, then at most one a second.
+    # With nothing configured they go to stderr; the prints go to stdout.
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

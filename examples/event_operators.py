@@ -10,8 +10,9 @@ Runs on trio's MockClock (autojump), so it is instant and prints the same every 
 
 from __future__ import annotations
 
+import logging
+
 import attrs
-import structlog
 import trio
 import trio.testing
 
@@ -20,10 +21,10 @@ from trio_orch import (
     ActorEvent,
     ActorFailed,
     ActorRestarted,
+    Backoff,
     Event,
     Jitter,
     RestartPolicy,
-    RetryPolicy,
     debounce,
     dedupe,
     open_choreographer,
@@ -76,7 +77,7 @@ async def supervised_parser() -> None:
     policy = RestartPolicy(
         max_restarts=3,
         window=60.0,
-        backoff=RetryPolicy(initial_delay=0.5, multiplier=2.0, max_delay=5.0, jitter=Jitter.NONE),
+        backoff=Backoff(initial_delay=0.5, multiplier=2.0, max_delay=5.0, jitter=Jitter.NONE),
     )
     async with open_event_bus() as bus:
 
@@ -97,8 +98,9 @@ async def supervised_parser() -> None:
 
 
 async def main() -> None:
-    # Keep the library's own log lines (the actor crashes) off this demo's output.
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(50))
+    # Keep the library's own log lines (the actor crashes, on the stdlib logger
+    # "trio_orch.actor") off this demo's output: the bus reports them as events below.
+    logging.getLogger("trio_orch.actor").setLevel(logging.CRITICAL)
     print("-- stream operators on a plain channel --")
     await sensor_feed()
     print("-- an actor with a restart policy --")

@@ -1,7 +1,8 @@
-"""Track three simulated downloads; print their progress, rate and ETA as the estimates come in.
+"""Track three simulated downloads; print their progress and ETA range as the estimates come in.
 
 The downloads advance their counters (sync, O(1)); the tracker's worker thread computes the
-estimates once per tick; this script prints what ``tracker.updates()`` yields.
+estimates once per tick; this script prints what ``tracker.updates()`` yields, each ETA as its
+80 % range (``format_eta``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import random
 
 import trio
 
-from trio_orch import ProgressTask, ProgressTracker, open_progress_tracker
+from trio_orch import ProgressTask, ProgressTracker, format_eta, open_progress_tracker
 
 SIZES = {"small.iso": 200_000, "medium.iso": 500_000, "large.iso": 800_000}
 CHUNK = 4096
@@ -32,11 +33,13 @@ async def show(tracker: ProgressTracker, start: float) -> None:
         batch += 1
         if batch % 3 == 0:
             line = "  ".join(
-                f"{name} {s.smoothed:6.1%} eta {'?' if s.eta is None else f'{s.eta:4.2f}s'}"
-                for name, s in snapshots.items()
+                f"{name} {s.smoothed:6.1%} eta {format_eta(s):<10}" for name, s in snapshots.items()
             )
             overall = tracker.overall()
-            print(f"t={overall.at - start:4.1f}s  {line}  | all {overall.smoothed:6.1%}")
+            print(
+                f"t={overall.at - start:4.1f}s  {line}| all {overall.smoothed:6.1%}"
+                f" eta {format_eta(overall)}"
+            )
 
 
 async def main() -> None:
@@ -48,8 +51,8 @@ async def main() -> None:
                 downloads.start_soon(download, task, 700_000.0, seed)
         final = await tracker.refresh()
         watchers.cancel_scope.cancel(reason="downloads finished")
-    print("done:", ", ".join(f"{n} {s.smoothed:.0%} (eta {s.eta})" for n, s in final.items()))
-    print(f"overall {tracker.overall().smoothed:.0%} after {tracker.statistics().batches} batches")
+    print("done:", ", ".join(f"{n} {s.smoothed:.0%} ({format_eta(s)})" for n, s in final.items()))
+    print(f"overall {tracker.overall().smoothed:.0%} after {tracker.stats.batches} batches")
 
 
 if __name__ == "__main__":

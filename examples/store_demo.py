@@ -95,7 +95,7 @@ async def main() -> None:
         nursery.start_soon(watch_count)
         async with (
             open_debouncer(run_search, delay=0.3) as debounced_search,
-            open_throttler(log_query, interval=1.0) as throttled_log,
+            open_throttler(log_query, per_second=1.0) as throttled_log,
         ):
             for text in ["t", "tr", "tri", "trio"]:  # typing fast: one search only
                 store.update(with_query, text)
@@ -109,7 +109,7 @@ async def main() -> None:
                 debounced_search(text)
                 await trio.sleep(0.5)
             await trio.sleep(1.0)
-            stats = debounced_search.statistics()
+            stats = debounced_search.stats
             print(
                 f"debouncer: {stats.calls} calls, {stats.runs} searches, {stats.coalesced} coalesced"
             )

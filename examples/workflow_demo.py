@@ -1,15 +1,15 @@
 """A build-and-deploy workflow: a DAG of async steps run in a nursery.
 
 Shows the decorator form, dependency results passed by name, a retried flaky step with a
-per-attempt timeout, progress reporting, events on a bus, and the data form's dry-run plan.
-Run it: ``python examples/workflow_demo.py``.
+per-attempt timeout, progress reporting, events on a bus, the data form's dry-run plan (also
+for a target and its dependencies), a run started in a nursery whose handle still has the
+result after a cancellation, and the attempt hook.  Run it: ``python examples/workflow_demo.py``.
 """
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 
-import structlog
 import trio
 
 from trio_orch import (
@@ -17,6 +17,7 @@ from trio_orch import (
     Jitter,
     RetryPolicy,
     Step,
+    StepAttempt,
     StepContext,
     StepProgress,
     StepRetrying,
@@ -93,9 +94,21 @@ async def main() -> None:
         ],
     )
     print("dry run:", [(s.name, list(s.depends_on)) for s in data.plan()])
+    print("only package:", data.plan(["package"]).names)
     print("values:", (await data.run()).values)
+
+    # A run as a handle, with an attempt hook; cancelled from outside after 0.07 s.
+    def attempt(a: StepAttempt) -> None:
+        if not a.running:
+            print(f"  [hook] {a.step} attempt {a.attempt}/{a.max_attempts} took {a.duration:.2f}s")
+
+    with trio.move_on_after(0.07):
+        async with trio.open_nursery() as nursery:
+            run = await nursery.start(partial(wf.run, check=False, on_attempt=attempt))
+    assert run.result is not None
+    for name, step in run.result.steps.items():
+        print(f"  after the cancel: {name:<7} {step.status.name:<9} {step.reason or ''}")
 
 
 if __name__ == "__main__":
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     trio.run(main)

@@ -14,9 +14,9 @@ Run it: ``python examples/ws_demo.py``
 from __future__ import annotations
 
 import logging
+import sys
 
 import attrs
-import structlog
 import trio
 
 from trio_orch import (
@@ -28,8 +28,12 @@ from trio_orch import (
 )
 from trio_orch.testing import open_ws_test_server
 
-# The application, not the library, decides what is logged: warnings and up here.
-structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+# The library logs only unusual paths (a reconnect, a give-up, lost messages) on the
+# standard-library logger "trio_orch.ws", WARNING and up; the application decides where
+# they go.  Here: inline with the demo's output.
+logging.basicConfig(
+    level=logging.WARNING, stream=sys.stdout, format="  log %(levelname)s: %(message)s"
+)
 
 
 @attrs.frozen

@@ -1,18 +1,30 @@
-"""The docs' examples run: every complete Python block, and every example file they name."""
+"""The docs can be pasted: each component page opens with a complete program, and it runs.
+
+Every Python block that is a complete program (imports first, compiles as a module, so no
+top-level ``await``) runs in a fresh interpreter and must exit 0; every component page's
+*first* block must be one (an ``async`` program also calls ``trio.run``), and the example
+files a page names must exist.
+"""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests._subprocess import ROOT, run_python
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
-COMPONENT_PAGES = [p for p in DOCS if p.name not in {"README.md", "index.md", "logging.md"}]
+#: Pages about one component (or one concern, like logging): all but the indexes.
+COMPONENT_PAGES = [p for p in DOCS if p.name not in {"README.md", "index.md"}]
+#: Pages about the command line open with a command, not a Python program.
+COMMAND_LINE_PAGES = {"cli.md"}
+PROGRAM_PAGES = [p for p in COMPONENT_PAGES if p.name not in COMMAND_LINE_PAGES]
 
 
 def _is_program(block: str) -> bool:
@@ -26,6 +38,12 @@ def _is_program(block: str) -> bool:
     return True
 
 
+def _is_complete_program(block: str) -> bool:
+    """A program that does something when pasted: an async one ends in ``trio.run``."""
+    uses_async = re.search(r"\basync\b|\bawait\b", block) is not None
+    return _is_program(block) and (not uses_async or "trio.run(" in block)
+
+
 PROGRAMS = [
     pytest.param(block, id=f"{page.name}:{number}")
     for page in DOCS
@@ -36,20 +54,39 @@ PROGRAMS = [
 
 @pytest.mark.parametrize("block", PROGRAMS)
 def test_docs_program_runs(block: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", block],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", block)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize("page", PROGRAM_PAGES, ids=[p.name for p in PROGRAM_PAGES])
+def test_component_page_opens_with_a_complete_program(page: Path) -> None:
+    blocks = BLOCK.findall(page.read_text())
+    assert blocks, f"{page.name} has no python block"
+    first = blocks[0]
+    assert _is_complete_program(first), (
+        f"the first python block of {page.name} is not a complete program "
+        "(imports first, no top-level await, trio.run(main) for async code):\n" + first
+    )
+
+
 @pytest.mark.parametrize("page", COMPONENT_PAGES, ids=[p.name for p in COMPONENT_PAGES])
-def test_component_page_has_a_runnable_example(page: Path) -> None:
-    text = page.read_text()
-    named = re.findall(r"examples/[\w/]+\.(?:py|toml)", text)
+def test_component_page_names_existing_examples(page: Path) -> None:
+    named = re.findall(r"examples/[\w/]+\.(?:py|toml)", page.read_text())
     assert all((ROOT / name).exists() for name in named), named
-    assert named or any(_is_program(b) for b in BLOCK.findall(text)), page.name
+
+
+@pytest.mark.parametrize(
+    ("block", "complete"),
+    [
+        (
+            "import trio\n\nasync def main() -> None:\n    await trio.sleep(0)\n\n\ntrio.run(main)\n",
+            True,
+        ),
+        ("from x import y\n\nprint(y)\n", True),
+        ("from x import y\n\nawait y()\n", False),  # top-level await: SyntaxError
+        ("import trio\n\nasync def main() -> None: ...\n", False),  # never runs main
+        ("x = 1\nimport trio\n", False),  # imports do not come first
+    ],
+)
+def test_what_counts_as_a_complete_program(block: str, complete: bool) -> None:
+    assert _is_complete_program(block) is complete

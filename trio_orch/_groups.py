@@ -53,7 +53,7 @@ def unwrap_single(where: str) -> Iterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        errors = [e for e in group.exceptions if not _only_cancelled(e)]
+        errors = [e for e in group.exceptions if not only_cancelled(e)]
         if not errors:
             reraise(leaves(group)[0])
         if len(errors) > 1:
@@ -63,7 +63,12 @@ def unwrap_single(where: str) -> Iterator[None]:
         reraise(real[0] if len(real) == 1 else errors[0])
 
 
-def _only_cancelled(exc: BaseException) -> bool:
+def only_cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is ``trio.Cancelled`` or a group (at any depth) of nothing else.
+
+    A lone ``Cancelled`` is true; an empty group cannot exist, so every group that answers
+    true holds at least one ``Cancelled`` leaf.
+    """
     return all(isinstance(e, trio.Cancelled) for e in leaves(exc))
 
 

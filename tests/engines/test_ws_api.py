@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 import random
 import ssl
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -15,6 +18,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from trio_orch import (
+    Backoff,
     ConnectionState,
     DropPolicy,
     Envelope,
@@ -59,12 +63,8 @@ def test_reconnect_policy_defaults() -> None:
             "max_delay must be finite and >= 0, got inf",
         ),
         ({"healthy_after": "5"}, TypeError, "healthy_after must be a number, got '5'"),
-        ({"multiplier": 0.5}, ValueError, "multiplier must be >= 1, got 0.5"),
-        (
-            {"initial_delay": 5.0, "max_delay": 1.0},
-            ValueError,
-            r"max_delay must be >= initial_delay \(5.0\), got 1.0",
-        ),
+        ({"multiplier": 0.5}, ValueError, "multiplier must be finite and >= 1, got 0.5"),
+        ({"max_delay": None}, TypeError, "max_delay must be a number, got None"),
         ({"jitter": "full"}, TypeError, "jitter must be a Jitter, got 'full'"),
         (
             {"retry_statuses": {"503"}},
@@ -90,7 +90,24 @@ def test_delays_are_retry_policy_delays() -> None:
     policy = ReconnectPolicy(max_attempts=6, initial_delay=0.5, max_delay=3.0)
     retry = RetryPolicy(max_attempts=6, initial_delay=0.5, max_delay=3.0)
     assert list(policy.delays(random.Random(3))) == list(retry.delays(random.Random(3)))
-    assert policy.backoff() == retry
+    # One schedule: the policy holds the same Backoff that RetryPolicy builds.
+    assert policy.backoff == retry.backoff
+    assert policy.backoff == Backoff(initial_delay=0.5, max_delay=3.0)
+
+
+def test_initial_delay_above_max_delay_is_clamped_not_refused() -> None:
+    policy = ReconnectPolicy(max_attempts=4, initial_delay=100.0, jitter=Jitter.NONE)
+    assert list(policy.delays()) == [30.0, 30.0, 30.0]  # the default cap
+    assert ReconnectPolicy(initial_delay=5.0, max_delay=1.0).backoff.base_delay(1) == 1.0
+
+
+def test_reconnect_policy_is_a_value() -> None:
+    policy = ReconnectPolicy(initial_delay=0.5)
+    assert policy == ReconnectPolicy(initial_delay=0.5)
+    assert policy != ReconnectPolicy(initial_delay=0.25)
+    evolved = attrs.evolve(policy, max_delay=2.0)
+    assert evolved.backoff == Backoff(initial_delay=0.5, max_delay=2.0)
+    assert "backoff" not in repr(policy)
 
 
 def test_unbounded_policy_has_an_endless_capped_schedule() -> None:
@@ -100,28 +117,18 @@ def test_unbounded_policy_has_an_endless_capped_schedule() -> None:
     assert delays[-1] == 60
 
 
-@settings(max_examples=60)
-@given(
-    initial=st.floats(0, 10),
-    extra=st.floats(0, 100),
-    multiplier=st.floats(1, 10),
-    jitter=st.sampled_from(Jitter),
-    seed=st.integers(0, 2**32),
-)
-def test_delays_stay_within_bounds(
-    initial: float, extra: float, multiplier: float, jitter: Jitter, seed: int
+@settings(max_examples=30)
+@given(max_attempts=st.integers(1, 20), jitter=st.sampled_from(Jitter), seed=st.integers(0, 2**32))
+def test_delays_are_the_first_delays_of_the_backoff_schedule(
+    max_attempts: int, jitter: Jitter, seed: int
 ) -> None:
+    # The schedule itself (bounds, clamping, overflow) is Backoff's, tested with it.
     policy = ReconnectPolicy(
-        max_attempts=None,
-        initial_delay=initial,
-        max_delay=initial + extra,
-        multiplier=multiplier,
-        jitter=jitter,
+        max_attempts=max_attempts, initial_delay=0.5, max_delay=4.0, jitter=jitter
     )
-    delays = list(itertools.islice(policy.delays(random.Random(seed)), 200))
-    assert all(0 <= d <= policy.max_delay for d in delays)
-    if jitter is Jitter.NONE:
-        assert delays == sorted(delays)
+    schedule = policy.backoff.delays(random.Random(seed))
+    expected = list(itertools.islice(schedule, max_attempts - 1))
+    assert list(policy.delays(random.Random(seed))) == expected
 
 
 # --- open_ws_client arguments ---------------------------------------------------------------
@@ -199,6 +206,73 @@ async def _async_callback(state: ConnectionState) -> None:
             {"ssl_context": ssl.create_default_context()},
             ValueError,
             "ssl_context is only for wss:// URLs, got 'ws://x'",
+        ),
+        (
+            "wss://x",
+            {"ssl_context": "tls"},
+            TypeError,
+            "ssl_context must be an ssl.SSLContext or None, got 'tls'",
+        ),
+        (
+            "ws://x",
+            {"converter": object()},
+            TypeError,
+            "converter must be a cattrs.Converter or None, got <object object at 0x[0-9a-f]+>",
+        ),
+        (
+            "ws://x",
+            {"subprotocols": "chat"},
+            TypeError,
+            "subprotocols must be an iterable of str, got 'chat'",
+        ),
+        (
+            "ws://x",
+            {"subprotocols": [1]},
+            TypeError,
+            r"subprotocols must be an iterable of str, got \(1,\)",
+        ),
+        (
+            "ws://x",
+            {"extra_headers": [("a", "b")]},
+            TypeError,
+            r"extra_headers must be an iterable of \(bytes, bytes\) pairs, got \(\('a', 'b'\),\)",
+        ),
+        (
+            "ws://x",
+            {"extra_headers": 5},
+            TypeError,
+            r"extra_headers must be an iterable of \(bytes, bytes\) pairs, got 5",
+        ),
+        (
+            "ws://x",
+            {"max_message_size": 0},
+            ValueError,
+            "max_message_size must be >= 1, got 0",
+        ),
+        (
+            "ws://x",
+            {"connect_stream": 3},
+            TypeError,
+            "connect_stream must be callable or None, got 3",
+        ),
+        ("ws://x", {"rng": 7}, TypeError, "rng must be a random.Random or None, got 7"),
+        (
+            "ws://x",
+            {"connect_timeout": -1},
+            ValueError,
+            "connect_timeout must be finite and > 0, got -1",
+        ),
+        (
+            "ws://x",
+            {"close_timeout": float("inf")},
+            ValueError,
+            "close_timeout must be finite and > 0, got inf",
+        ),
+        (
+            "ws://x:99999",
+            {},
+            ValueError,
+            "url must be a ws:// or wss:// URL with a host, got 'ws://x:99999'",
         ),
     ],
 )
@@ -287,3 +361,25 @@ async def test_an_error_in_the_block_propagates_unwrapped(server: WebSocketTestS
             await client.wait_open()
             raise KeyError("mine")
     assert client.state is ConnectionState.CLOSED
+
+
+# --- import cost ----------------------------------------------------------------------------
+
+
+def test_the_modules_without_a_socket_do_not_import_trio_websocket() -> None:
+    # trio_orch maps WebSocketClient, WebSocketClientStats and open_ws_client lazily from
+    # _ws_client; everything else of the WebSocket client must stay cheap to import.
+    code = (
+        "import sys\n"
+        "import trio_orch.engines._ws_config, trio_orch.engines._ws_state\n"
+        "import trio_orch.engines._ws_policy, trio_orch.engines._ws_events\n"
+        "import trio_orch.engines._ws_envelope\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'trio_websocket', 'wsproto'})\n"
+        "assert not heavy, heavy\n"
+        "import trio_orch.engines._ws_client\n"
+        "assert 'trio_websocket' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

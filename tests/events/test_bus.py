@@ -165,7 +165,7 @@ async def test_failing_handler_is_reported_and_others_still_run() -> None:
     assert all(f.handler.endswith("bad") for f in failures)
     assert all(isinstance(f.error, RuntimeError) for f in failures)
     assert [e for e in seen if isinstance(e, str)] == ["a", "b"]
-    assert [entry["event"] for entry in logs] == ["trio_orch.events.handler_failed"] * 2
+    assert [entry["event"] for entry in logs] == ["trio_orch.bus.handler_failed"] * 2
 
 
 async def test_failing_error_handler_is_not_reported_again() -> None:
@@ -274,6 +274,43 @@ async def test_async_once_handler() -> None:
     assert seen == [1]
 
 
+async def test_once_through_publish_fires_once_and_detaches() -> None:
+    seen: list[str] = []
+
+    def sync_once(e: UserInput) -> None:
+        seen.append("sync:" + e.text)
+
+    async def async_once(e: UserInput) -> None:
+        seen.append("async:" + e.text)
+        await trio.lowlevel.checkpoint()
+
+    async with open_event_bus() as bus:
+        bus.once(UserInput, sync_once)
+        bus.once(UserInput, async_once)
+        await bus.publish(UserInput("1"))
+        await bus.publish(UserInput("2"))
+        assert not bus.has_listeners(UserInput)
+    assert seen == ["sync:1", "async:1"]
+
+
+async def test_a_failing_sync_once_handler_is_reported_and_removed() -> None:
+    failures: list[HandlerFailed] = []
+
+    def boom(e: UserInput) -> None:
+        raise ValueError(e.text)
+
+    async with open_event_bus() as bus:
+        bus.on(HandlerFailed, failures.append)
+        bus.once(UserInput, boom)
+        with capture_logs():
+            await bus.publish(UserInput("x"))
+            bus.emit(UserInput("y"))
+        assert not bus.has_listeners(UserInput)
+    assert [(f.handler, str(f.error)) for f in failures] == [
+        ("test_a_failing_sync_once_handler_is_reported_and_removed.<locals>.boom", "x")
+    ]
+
+
 async def test_subscription_preserves_order_and_sees_subclasses() -> None:
     async with (
         open_event_bus() as bus,
@@ -348,7 +385,7 @@ async def test_bounded_subscriber_counts_drops_per_policy(
         ("slow", drop.name, 1, 1),
         ("slow", drop.name, 2, 3),
     ]
-    assert "trio_orch.events.dropped" in [entry["event"] for entry in logs]
+    assert "trio_orch.bus.dropped" in [entry["event"] for entry in logs]
 
 
 async def test_drop_reports_are_rate_limited(autojump_clock: trio.testing.MockClock) -> None:
@@ -361,7 +398,10 @@ async def test_drop_reports_are_rate_limited(autojump_clock: trio.testing.MockCl
                     bus.emit(Tick(n))
                     await trio.sleep(0.25)
             assert events.receive_nowait() == Tick(9)
-    assert [(r.count, r.total) for r in reports] == [(1, 1), (4, 5), (4, 9)]
+    # The first drop at once; then the drop log (and its report) looks at the clock after
+    # 1, 2, 4, ... drops, so the next report is the 8th drop's (1.75 s later, past the 1 s
+    # interval); the last one comes when the subscription closes.
+    assert [(r.count, r.total) for r in reports] == [(1, 1), (7, 8), (1, 9)]
 
 
 async def test_drops_of_system_events_do_not_cascade() -> None:
@@ -481,9 +521,9 @@ async def test_drain_timeout_cancels_leftover_handler_work(
     assert done == [0]
     assert trio.current_time() == 1.5
     events = [entry["event"] for entry in logs]
-    assert "trio_orch.events.drain_timeout" in events
+    assert "trio_orch.bus.drain_timeout" in events
     # The event still queued (Tick(2)) was discarded, and that is counted as a drop.
-    dropped = [entry for entry in logs if entry["event"] == "trio_orch.events.dropped"]
+    dropped = [entry for entry in logs if entry["event"] == "trio_orch.bus.dropped"]
     assert [entry["total"] for entry in dropped] == [1]
     assert bus.stats.dropped == 1
 

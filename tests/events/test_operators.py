@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio.testing
 from structlog.testing import capture_logs
 
 from trio_orch import (
+    Actor,
+    Event,
     Operator,
     OperatorStats,
     ThrottleMode,
     batch,
     debounce,
     dedupe,
+    open_choreographer,
+    open_event_bus,
     open_pipeline,
     start_pipeline,
     throttle,
@@ -73,14 +79,19 @@ async def test_throttle_delay_spaces_items(autojump_clock: trio.testing.MockCloc
     assert op.stats == OperatorStats(received=6, emitted=6, dropped=0)
 
 
-async def test_throttle_drop_discards_early_items(autojump_clock: trio.testing.MockClock) -> None:
+async def test_throttle_drop_discards_early_items(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trio_orch.operators")
     op = throttle(2, mode=ThrottleMode.DROP)
     schedule: Schedule = [(t / 10, t) for t in range(0, 15)]  # every 0.1 s for 1.4 s
     with capture_logs() as logs:
         out = await run_schedule(schedule, op)
     assert out == [(0.0, 0), (0.5, 5), (1.0, 10)]
     assert op.stats == OperatorStats(received=15, emitted=3, dropped=12)
-    assert logs[0]["event"] == "trio_orch.events.operator_dropped"
+    # Drops by design are logged at INFO (quiet by default): the first at once.
+    assert logs[0]["event"] == "trio_orch.operators.dropped"
+    assert logs[0]["log_level"] == "info"
 
 
 async def test_throttle_latest_keeps_newest_for_next_slot(
@@ -241,3 +252,90 @@ async def test_pipeline_bad_input() -> None:
             start_pipeline(nursery, receive, 3)  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"^max_buffer must be >= 0, got -1$"):
             start_pipeline(nursery, receive, batch(1, 1.0), max_buffer=-1)
+
+
+# ---- an operator that raises (issue 10, defect 2) -------------------------------------------
+
+
+def key_failing_on(bad: int) -> Any:
+    def key(item: int) -> int:
+        if item == bad:
+            raise KeyError(item)
+        return item
+
+    return key
+
+
+def queued_channel(items: range) -> trio.MemoryReceiveChannel[int]:
+    send, receive = trio.open_memory_channel[int](len(items))
+    for item in items:
+        send.send_nowait(item)
+    send.close()
+    return receive
+
+
+@pytest.mark.parametrize("use_open", [False, True])
+async def test_an_operators_error_comes_out_of_the_pipeline_block(use_open: bool) -> None:
+    op = dedupe(key_failing_on(3), 1.0)
+    receive = queued_channel(range(6))
+    got: list[int] = []
+    ended_normally = False
+
+    async def consume() -> None:
+        nonlocal ended_normally
+        block = op.open(receive) if use_open else open_pipeline(receive, op)
+        async with block as out:
+            async for item in out:
+                got.append(item)  # noqa: PERF401 - each item as it comes, before the error
+            ended_normally = True  # the consumer must not see the end of the input
+
+    with capture_logs() as logs, pytest.raises(KeyError) as info:
+        await consume()
+    assert info.value.args == (3,)
+    assert not ended_normally
+    assert got == [0, 1, 2]
+    # 3 raised; 4 and 5 were still queued: all three are counted as dropped, not lost.
+    assert op.stats == OperatorStats(received=6, emitted=3, dropped=3)
+    failed = [e for e in logs if e["event"] == "trio_orch.operators.failed"]
+    assert [(e["operator"], e["queued_dropped"], e["total_dropped"]) for e in failed] == [
+        ("dedupe", 2, 3)
+    ]
+    assert failed[0]["log_level"] == "error"
+
+
+async def test_an_operators_error_comes_out_of_the_callers_nursery() -> None:
+    op = dedupe(key_failing_on(1), 1.0)
+    downstream = batch(10, 100.0)
+
+    async def consume() -> None:
+        async with trio.open_nursery() as nursery:
+            out = start_pipeline(nursery, queued_channel(range(3)), op, downstream)
+            async for _ in out:
+                pytest.fail("the batch must not be flushed as if the input had ended")
+
+    with capture_logs(), pytest.raises(ExceptionGroup) as info:
+        await consume()
+    assert info.group_contains(KeyError, depth=1)
+    assert op.stats == OperatorStats(received=3, emitted=1, dropped=2)
+    assert downstream.stats.emitted == 0
+
+
+async def test_an_operators_error_in_a_flow_stops_the_choreographer() -> None:
+    @attrs.frozen
+    class Tick(Event):
+        n: int
+
+    class Sink(Actor[Any]):
+        async def handle(self, event: Any) -> None:
+            await trio.lowlevel.checkpoint()
+
+    async def scenario() -> None:
+        async with open_event_bus() as bus, open_choreographer(bus) as choreo:
+            ref = await choreo.spawn(Sink())
+            choreo.flow(Tick, to=ref, transform=lambda e: e.n).dedupe(key_failing_on(2), 1.0)
+            for n in range(4):
+                await bus.publish(Tick(n))
+            await trio.sleep_forever()
+
+    with capture_logs(), pytest.raises(KeyError):
+        await scenario()

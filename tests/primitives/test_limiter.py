@@ -269,9 +269,8 @@ async def test_limiter_full_when_the_queue_is_full(autojump_clock: trio.testing.
                 "event": "trio_orch.limiter.rejected",
                 "log_level": "warning",
                 "queue_limit": 2,
-                "waiting": 2,
-                "running": 1,
-                "rejected": 1,
+                "total": 1,
+                "since_last_log": 1,
             }
         ]
         release.set()

@@ -1,10 +1,15 @@
-"""EtaEstimator (pure model) and the progress tracker (loop records, worker thread computes)."""
+"""The progress tracker: the loop records in O(1), a worker thread computes the estimates."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import math
+import sys
 import threading
+import tracemalloc
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import trio
@@ -12,213 +17,28 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks import _traces
 from trio_orch import (
-    EtaEstimator,
     ProgressSnapshot,
     ProgressStats,
     ProgressTracker,
     open_progress_tracker,
 )
 
-# --- EtaEstimator: exact results ---------------------------------------------------------------
+if TYPE_CHECKING:
+    import types
+    from collections.abc import Callable
+
+T = TypeVar("T")
 
 
-def test_first_sample_has_no_rate_and_no_eta() -> None:
-    snap = EtaEstimator().update(0.45, at=12.0)
-    assert snap == ProgressSnapshot(progress=0.45, smoothed=0.45, rate=0.0, eta=None, at=12.0)
-    assert not snap.done
+async def run_inline(fn: Callable[[], T]) -> T:
+    """A thread runner for ``autojump_clock`` tests: compute on the spot, no virtual time."""
+    await trio.lowlevel.checkpoint()
+    return fn()
 
 
-def test_steady_trace_gives_the_exact_rate_and_eta() -> None:
-    est = EtaEstimator()
-    for t in range(6):
-        snap = est.update(0.1 * t, at=float(t))
-    assert snap.progress == pytest.approx(0.5)
-    assert snap.rate == pytest.approx(0.1, rel=1e-9)
-    assert snap.eta == pytest.approx(5.0, rel=1e-9)
-    assert snap.at == 5.0
-    assert not snap.stalled
-    assert est.last is snap
-
-
-def test_no_progress_yet_means_unknown_eta() -> None:
-    est = EtaEstimator()
-    for t in range(5):
-        snap = est.update(0.0, at=float(t))
-    assert snap.rate == 0.0
-    assert snap.eta is None
-
-
-@pytest.mark.parametrize("start", [0.0, 12.0, 123_456.7])
-def test_flat_progress_above_zero_means_unknown_eta(start: float) -> None:
-    # The fitted slope through equal values is rounding noise (~1e-17), not a rate:
-    # it used to give an eta of ~4e16 s.
-    est = EtaEstimator()
-    for t in range(4):
-        snap = est.update(0.3, at=start + t)
-    assert (snap.rate, snap.eta) == (0.0, None)
-    regressed = EtaEstimator()
-    regressed.update(0.1, at=start)
-    snap = regressed.update(0.05, at=start + 1)
-    assert (snap.smoothed, snap.rate, snap.eta) == (0.1, 0.0, None)
-
-
-def test_complete_means_eta_zero() -> None:
-    est = EtaEstimator()
-    est.update(0.2, at=0.0)
-    snap = est.update(1.0, at=1.0)
-    assert (snap.smoothed, snap.eta, snap.done) == (1.0, 0.0, True)
-    # Complete from the very first sample too.
-    assert EtaEstimator().update(1.0, at=3.0).eta == 0.0
-
-
-def test_regression_is_recorded_but_smoothed_never_runs_back() -> None:
-    est = EtaEstimator()
-    est.update(0.5, at=0.0)
-    snap = est.update(0.3, at=1.0)
-    assert (snap.progress, snap.smoothed) == (0.3, 0.5)
-
-
-def test_out_of_range_values_are_clamped() -> None:
-    est = EtaEstimator()
-    assert est.update(-0.5, at=0.0).progress == 0.0
-    snap = est.update(1.5, at=1.0)
-    assert (snap.progress, snap.smoothed, snap.eta) == (1.0, 1.0, 0.0)
-
-
-def test_equal_times_are_allowed() -> None:
-    est = EtaEstimator()
-    est.update(0.1, at=1.0)
-    snap = est.update(0.2, at=1.0)
-    assert (snap.smoothed, snap.at, snap.eta) == (0.2, 1.0, None)
-
-
-def test_stall_holds_rate_and_eta_then_resumes() -> None:
-    est = EtaEstimator()
-    for i in range(21):  # 0.01 per 0.1 s: rate 0.1/s
-        before = est.update(0.01 * i, at=0.1 * i)
-    assert before.rate == pytest.approx(0.1, rel=1e-6)
-    for i in range(1, 31):  # 3 s without progress
-        stalled = est.update(0.2, at=2.0 + 0.1 * i)
-    assert stalled.stalled
-    assert stalled.rate == before.rate
-    assert stalled.eta == pytest.approx(8.0, rel=1e-6)
-    resumed = est.update(0.21, at=5.1)
-    assert not resumed.stalled
-    # The stall is cut out of the fits' time axis, so the speed is still about 0.1/s.
-    assert resumed.rate == pytest.approx(0.1, rel=0.05)
-
-
-def test_speeding_up_bends_the_eta_down() -> None:
-    est = EtaEstimator()
-    # progress = t**2 / 400: at t=10, a quarter done at 0.05/s, and done 10 s later (not 15).
-    for i in range(101):
-        t = 0.1 * i
-        snap = est.update(t * t / 400.0, at=t)
-    assert snap.rate == pytest.approx(0.05, rel=0.05)
-    assert snap.eta is not None
-    assert snap.eta < 0.75 / snap.rate
-    assert snap.eta == pytest.approx(10.0, rel=0.1)
-
-
-@pytest.mark.parametrize("kind", _traces.KINDS)
-def test_beats_tqdm_ema_on_every_trace(kind: str) -> None:
-    trace = _traces.make_trace(kind, seed=1)
-    ours = _traces.eta_errors(trace, _traces.ESTIMATORS["ours"])
-    ema = _traces.eta_errors(trace, _traces.ESTIMATORS["tqdm-ema"])
-    assert ours < ema
-
-
-# --- EtaEstimator: bad input ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_progress_must_be_finite(bad: float) -> None:
-    est = EtaEstimator()
-    with pytest.raises(ValueError, match=rf"^progress must be a finite number, got {bad!r}$"):
-        est.update(bad, at=0.0)
-    assert est.last is None
-
-
-@pytest.mark.parametrize("bad", ["0.5", None, True])
-def test_progress_must_be_a_number(bad: object) -> None:
-    est = EtaEstimator()
-    with pytest.raises(TypeError, match=r"^progress must be a number, got .*$"):
-        est.update(bad, at=0.0)  # type: ignore[arg-type]
-    assert est.last is None
-
-
-def test_at_must_be_finite_and_not_run_backwards() -> None:
-    est = EtaEstimator()
-    with pytest.raises(ValueError, match=r"^at must be a finite number, got nan$"):
-        est.update(0.1, at=math.nan)
-    first = est.update(0.1, at=5.0)
-    with pytest.raises(
-        ValueError, match=r"^at must be >= the previous sample's time \(5\.0\), got 4\.0$"
-    ):
-        est.update(0.2, at=4.0)
-    assert est.last is first
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"short_half_life": 0}, r"^short_half_life must be finite and > 0, got 0$"),
-        ({"long_half_life": math.inf}, r"^long_half_life must be finite and > 0, got inf$"),
-        ({"stall_after": -1.0}, r"^stall_after must be finite and > 0, got -1\.0$"),
-        ({"stall_gaps": math.nan}, r"^stall_gaps must be finite and > 0, got nan$"),
-        (
-            {"short_half_life": 5.0, "long_half_life": 2.0},
-            r"^short_half_life must be <= long_half_life \(2\.0\), got 5\.0$",
-        ),
-    ],
-)
-def test_estimator_options_are_validated(kwargs: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        EtaEstimator(**kwargs)
-
-
-# --- EtaEstimator: properties ------------------------------------------------------------------
-
-_samples = st.lists(
-    st.tuples(
-        st.floats(min_value=0.0, max_value=5.0),
-        st.one_of(st.floats(min_value=-0.5, max_value=1.5), st.sampled_from([0.0, 1.0])),
-    ),
-    min_size=1,
-    max_size=60,
-)
-
-
-@settings(max_examples=200)
-@given(_samples)
-def test_estimates_stay_well_formed(samples: list[tuple[float, float]]) -> None:
-    est = EtaEstimator()
-    t = 0.0
-    previous = 0.0
-    for dt, value in samples:
-        t += dt
-        snap = est.update(value, at=t)
-        assert 0.0 <= snap.smoothed <= 1.0
-        assert snap.smoothed >= previous
-        assert math.isfinite(snap.rate)
-        assert snap.rate >= 0.0
-        assert snap.eta is None or (math.isfinite(snap.eta) and snap.eta >= 0.0)
-        if snap.smoothed == 1.0:
-            assert snap.eta == 0.0
-        previous = snap.smoothed
-
-
-@settings(max_examples=50)
-@given(_samples)
-def test_estimator_is_deterministic(samples: list[tuple[float, float]]) -> None:
-    a, b = EtaEstimator(), EtaEstimator()
-    t = 0.0
-    for dt, value in samples:
-        t += dt
-        assert a.update(value, at=t) == b.update(value, at=t)
-
+# Trackers for autojump_clock tests: batches take no virtual time.
+open_tracker = functools.partial(open_progress_tracker, run_sync=run_inline)
 
 # --- the tracker -------------------------------------------------------------------------------
 
@@ -227,7 +47,7 @@ MANUAL = 1e6
 
 
 async def test_tracker_estimates_in_batches(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_progress_tracker(tick=MANUAL) as tracker:
+    async with open_tracker(tick=MANUAL) as tracker:
         task = tracker.track("download-1", total=1_000_000)
         first = tracker.snapshot("download-1")
         assert first == ProgressSnapshot(progress=0.0, smoothed=0.0, rate=0.0, eta=None, at=0.0)
@@ -241,18 +61,18 @@ async def test_tracker_estimates_in_batches(autojump_clock: trio.testing.MockClo
         assert snap.progress == pytest.approx(0.2048)
         assert snap.rate == pytest.approx(0.04096, rel=1e-9)
         assert snap.eta == pytest.approx(0.7952 / 0.04096, rel=1e-9)
-        assert tracker.statistics() == ProgressStats(tasks=1, batches=5, skipped_ticks=0)
+        assert tracker.stats == ProgressStats(tasks=1, batches=5, skipped_ticks=0)
 
 
 async def test_total_zero_is_complete_at_once(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_progress_tracker() as tracker:
+    async with open_tracker() as tracker:
         tracker.track("empty", total=0)
         snap = tracker.snapshot("empty")
         assert (snap.progress, snap.smoothed, snap.eta) == (1.0, 1.0, 0.0)
 
 
 async def test_set_done_and_untrack(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_progress_tracker(tick=MANUAL) as tracker:
+    async with open_tracker(tick=MANUAL) as tracker:
         task = tracker.track("a", total=10)
         task.set(4)
         assert (task.value, task.fraction) == (4.0, 0.4)
@@ -271,7 +91,7 @@ async def test_set_done_and_untrack(autojump_clock: trio.testing.MockClock) -> N
 
 
 async def test_overall_is_weighted(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_progress_tracker(tick=MANUAL) as tracker:
+    async with open_tracker(tick=MANUAL) as tracker:
         assert tracker.overall().progress == 0.0
         fast = tracker.track("fast", weight=1.0)
         slow = tracker.track("slow", total=100, weight=3.0)
@@ -290,12 +110,14 @@ async def test_overall_is_weighted(autojump_clock: trio.testing.MockClock) -> No
 async def test_many_tasks_record_while_the_worker_computes(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    # The real worker thread: virtual time may move on while it computes (nothing here depends
+    # on exact times), the estimates must stay consistent.
     seen: list[dict[str, float]] = []
     async with open_progress_tracker(tick=0.05) as tracker:
 
         async def work(i: int) -> None:
-            task = tracker.track(f"t{i}", total=200)
-            for _ in range(200):
+            task = tracker.track(f"t{i}", total=100)
+            for _ in range(100):
                 task.advance(1)
                 await trio.sleep(0.01)
 
@@ -307,15 +129,17 @@ async def test_many_tasks_record_while_the_worker_computes(
         async with trio.open_nursery() as outer:
             outer.start_soon(watch)
             async with trio.open_nursery() as nursery:
-                for i in range(100):
+                for i in range(50):
                     nursery.start_soon(work, i)
             final = await tracker.refresh()
             assert all(s.progress == 1.0 and s.eta == 0.0 for s in final.values())
-            assert len(final) == 100
+            assert len(final) == 50
             await trio.testing.wait_all_tasks_blocked()
             outer.cancel_scope.cancel(reason="test done")
-        assert tracker.statistics().batches >= 10
-    assert len(seen) >= 10
+        # how many ticks fit depends on the real thread's speed (virtual time jumps while it
+        # computes), so only at least one; the invariant below holds for every pair seen
+        assert tracker.stats.batches >= 1
+    assert len(seen) >= 1
     for before, after in itertools.pairwise(seen):
         assert all(after[name] >= value for name, value in before.items() if name in after)
 
@@ -323,7 +147,7 @@ async def test_many_tasks_record_while_the_worker_computes(
 async def test_updates_end_when_the_tracker_closes(autojump_clock: trio.testing.MockClock) -> None:
     batches: list[int] = []
     async with trio.open_nursery() as nursery:
-        async with open_progress_tracker(tick=1.0) as tracker:
+        async with open_tracker(tick=1.0) as tracker:
             task = tracker.track("a")
 
             async def consume() -> None:
@@ -337,7 +161,7 @@ async def test_updates_end_when_the_tracker_closes(autojump_clock: trio.testing.
 
 
 async def test_checkpoints(autojump_clock: trio.testing.MockClock) -> None:
-    async with open_progress_tracker(tick=MANUAL) as tracker:
+    async with open_tracker(tick=MANUAL) as tracker:
         updates = tracker.updates()
         with trio.testing.assert_checkpoints():
             await tracker.refresh()
@@ -349,9 +173,7 @@ async def test_checkpoints(autojump_clock: trio.testing.MockClock) -> None:
         await tracker.refresh()
 
 
-async def test_cancellation_waits_for_the_worker_thread(
-    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_cancellation_waits_for_the_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     started = trio.Event()
     release, finished = threading.Event(), threading.Event()
     compute = ProgressTracker._compute
@@ -404,7 +226,7 @@ async def test_tracker_bad_input(autojump_clock: trio.testing.MockClock) -> None
         with pytest.raises(ValueError, match=rf"^tick must be finite and > 0, got {shown}$"):
             async with open_progress_tracker(tick=tick):
                 pass  # pragma: no cover
-    async with open_progress_tracker() as tracker:
+    async with open_tracker() as tracker:
         task = tracker.track("a", total=10)
         with pytest.raises(ValueError, match=r"^name must not be tracked already, got 'a'$"):
             tracker.track("a")
@@ -456,7 +278,7 @@ _ops = st.lists(
 def test_tracker_estimates_stay_well_formed(ops: list[tuple[str, int, float]]) -> None:
     async def scenario() -> None:
         shown: dict[str, float] = {}
-        async with open_progress_tracker(tick=0.25) as tracker:
+        async with open_tracker(tick=0.25) as tracker:
             tasks = [
                 tracker.track("a", total=100),
                 tracker.track("b", total=0),
@@ -487,3 +309,192 @@ def test_tracker_estimates_stay_well_formed(ops: list[tuple[str, int, float]]) -
         assert tracker.overall().smoothed == 1.0
 
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+# --- O(1) track, counted -------------------------------------------------------------------------
+
+
+def _lines_run(fn: Callable[[], object]) -> int:
+    """How many lines of trio_orch's progress module ``fn()`` runs (a deterministic count)."""
+    count = 0
+    module = sys.modules[ProgressTracker.__module__].__file__
+
+    def tracer(frame: types.FrameType, event: str, arg: object) -> Any:
+        nonlocal count
+        if frame.f_code.co_filename != module:
+            return None
+        if event == "line":
+            count += 1
+        return tracer
+
+    previous = sys.gettrace()  # coverage's tracer, when it runs: put it back after
+    sys.settrace(tracer)
+    try:
+        fn()
+    finally:
+        sys.settrace(previous)
+    return count
+
+
+def _peak_bytes(fn: Callable[[], object]) -> int:
+    """The most memory ``fn()`` held at once: a copy of a table of n tasks shows up here."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+async def test_track_is_o1_per_task(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_tracker(tick=MANUAL) as tracker:
+        await tracker.refresh()
+        published = tracker.snapshots()
+        lines: dict[int, int] = {}
+        peak: dict[int, int] = {}
+        for i in range(3000):
+            if i in (10, 2990):
+                lines[i] = _lines_run(functools.partial(tracker.track, f"t{i}"))
+            elif i in (20, 2980):
+                peak[i] = _peak_bytes(functools.partial(tracker.track, f"t{i}"))
+            else:
+                tracker.track(f"t{i}")
+        # The same lines for the 11th task as for the 2991st: no loop over the others ...
+        assert lines[10] == lines[2990]
+        # ... and no copy of the table (a copy of 3,000 entries would be ~100 kB).
+        assert peak[2980] <= peak[20] + 512
+        assert tracker.snapshots() is not published  # the published mapping was not touched
+        assert len(published) == 0
+        assert len(tracker.snapshots()) == 3000
+        # untrack is O(1) as well.
+        first = _lines_run(functools.partial(tracker.untrack, "t0"))
+        assert _lines_run(functools.partial(tracker.untrack, "t2999")) == first
+        assert tracker.stats.tasks == 2998
+
+
+async def test_tasks_tracked_during_a_batch_keep_their_first_snapshot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    gate = trio.Event()
+
+    async def gated(fn: Callable[[], T]) -> T:
+        await gate.wait()
+        return fn()
+
+    async with open_progress_tracker(tick=MANUAL, run_sync=gated) as tracker:
+        tracker.track("before").advance(0.5)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tracker.refresh)
+            await trio.testing.wait_all_tasks_blocked()
+            tracker.track("during")
+            assert set(tracker.snapshots()) == {"before", "during"}
+            tracker.track("gone")
+            assert set(tracker.snapshots()) == {"before", "during", "gone"}
+            tracker.untrack("gone")
+            assert set(tracker.snapshots()) == {"before", "during"}
+            gate.set()
+        assert tracker.snapshot("before").progress == 0.5
+        assert tracker.snapshot("during").at == 0.0
+        assert set(tracker.snapshots()) == {"before", "during"}
+        assert tracker.snapshots() is tracker.snapshots()  # merged once, then reused
+        snaps = await tracker.refresh()
+        assert set(snaps) == {"before", "during"}
+        assert tracker.stats.batches == 2
+
+
+# --- the thread runner ---------------------------------------------------------------------------
+
+
+async def test_the_default_runner_is_a_worker_thread() -> None:
+    threads: list[threading.Thread] = []
+    compute = ProgressTracker._compute
+
+    def spy(self: ProgressTracker, *args: object) -> object:
+        threads.append(threading.current_thread())
+        return compute(self, *args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProgressTracker, "_compute", spy)
+        async with open_progress_tracker(tick=MANUAL) as tracker:
+            tracker.track("a")
+            await tracker.refresh()
+    assert len(threads) == 1
+    assert threads[0] is not threading.main_thread()
+
+
+async def test_a_runner_can_be_injected(autojump_clock: trio.testing.MockClock) -> None:
+    calls: list[float] = []
+
+    async def runner(fn: Callable[[], T]) -> T:
+        calls.append(trio.current_time())
+        await trio.lowlevel.checkpoint()
+        return fn()
+
+    async with open_progress_tracker(tick=0.5, run_sync=runner) as tracker:
+        tracker.track("a")
+        await trio.sleep(1.75)
+    assert calls == [0.5, 1.0, 1.5]
+    assert tracker.stats == ProgressStats(tasks=1, batches=3, skipped_ticks=0)
+
+
+async def test_overrun_ticks_are_skipped_counted_and_logged(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trio_orch.progress")
+
+    async def slow(fn: Callable[[], T]) -> T:
+        await trio.sleep(2.5)  # each batch overruns two and a half ticks
+        return fn()
+
+    async with open_progress_tracker(tick=1.0, run_sync=slow) as tracker:
+        tracker.track("a")
+        await trio.sleep(7.0)
+    # Batches start at 1 (ends 3.5), 4 (ends 6.5); ticks 2, 3 and 5, 6 were skipped.
+    assert tracker.stats == ProgressStats(tasks=1, batches=2, skipped_ticks=4)
+    assert [r.name for r in caplog.records] == ["trio_orch.progress"] * 2
+    assert "trio_orch.progress.ticks_skipped" in caplog.records[0].getMessage()
+
+
+async def test_run_sync_must_be_callable() -> None:
+    with pytest.raises(TypeError, match=r"^run_sync must be callable or None, got 3$"):
+        async with open_progress_tracker(run_sync=3):  # type: ignore[arg-type]
+            pass  # pragma: no cover
+
+
+async def test_snapshots_carry_the_range(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_tracker(tick=1.0) as tracker:
+        task = tracker.track("a", total=100)
+        await trio.sleep(0.5)  # advance between the ticks, at 0.5, 1.5, ...
+        for _ in range(10):
+            task.advance(5)
+            await trio.sleep(1.0)
+        snap = tracker.snapshot("a")
+        assert (snap.at, snap.progress) == (10.0, 0.5)
+        assert snap.rate == pytest.approx(0.05, rel=1e-9)
+        assert snap.eta == pytest.approx((1.0 - snap.progress) / 0.05, rel=1e-9)
+        assert snap.eta is not None
+        assert snap.eta_low is not None
+        assert snap.eta_high is not None
+        assert snap.eta_low < snap.eta < snap.eta_high
+
+
+async def test_a_failing_runner_fails_the_block(autojump_clock: trio.testing.MockClock) -> None:
+    async def broken(fn: Callable[[], T]) -> T:
+        await trio.lowlevel.checkpoint()
+        raise RuntimeError("no threads today")
+
+    trackers: list[ProgressTracker] = []
+
+    async def body() -> None:
+        async with open_progress_tracker(tick=1.0, run_sync=broken) as tracker:
+            trackers.append(tracker)
+            tracker.track("a")
+            await trio.sleep(5)
+
+    with pytest.raises(RuntimeError, match=r"^no threads today$"):
+        await body()
+    assert trio.current_time() == 1.0
+    assert trackers[0].closed
+    assert trackers[0].stats.batches == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import random
 import re
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from trio_orch import (
+    Backoff,
     ErrorClassifier,
     ErrorKind,
     Jitter,
@@ -398,6 +400,57 @@ def test_attempt_10000_is_exactly_the_cap() -> None:
     assert RetryPolicy(multiplier=1.0).base_delay(10_000) == 1.0
 
 
+def test_zero_initial_delay_never_sleeps_even_past_retry_1024() -> None:
+    # Regression (issue 10, defect 4): the overflow guard was skipped for 0, so
+    # 0 * 2.0 ** 1024 overflowed and the delay became max_delay.
+    policy = RetryPolicy(max_attempts=5_000, initial_delay=0, jitter=Jitter.NONE)
+    assert set(policy.delays()) == {0.0}
+    assert policy.base_delay(1025) == 0.0
+    assert policy.base_delay(10**400) == 0.0
+    for jitter in Jitter:
+        evolved = attrs.evolve(policy, jitter=jitter)
+        assert set(evolved.delays(random.Random(3))) == {0.0}
+
+
+async def test_zero_initial_delay_retries_at_once_after_many_failures(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    calls = 0
+
+    async def flaky() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 1_100:
+            raise ConnectionError
+        return "ok"
+
+    policy = RetryPolicy(max_attempts=2_000, initial_delay=0, jitter=Jitter.NONE)
+    assert await retry(flaky, policy=policy) == "ok"
+    assert calls == 1_100
+    assert trio.current_time() == 0.0
+
+
+def test_initial_delay_above_the_default_cap_is_clamped_not_refused() -> None:
+    # Regression (issue 10, defect 4): the default max_delay (30) rejected initial_delay=100.
+    policy = RetryPolicy(max_attempts=4, initial_delay=100, jitter=Jitter.NONE)
+    assert policy.max_delay == 30.0
+    assert list(policy.delays()) == [30.0, 30.0, 30.0]
+    explicit = RetryPolicy(max_attempts=3, initial_delay=5.0, max_delay=2.0, jitter=Jitter.NONE)
+    assert list(explicit.delays()) == [2.0, 2.0]
+    decorrelated = attrs.evolve(explicit, jitter=Jitter.DECORRELATED)
+    assert list(decorrelated.delays(random.Random(1))) == [2.0, 2.0]
+
+
+def test_policy_backoff_is_the_backoff_of_its_delay_fields() -> None:
+    policy = RetryPolicy(initial_delay=0.5, max_delay=8.0, multiplier=3.0, jitter=Jitter.EQUAL)
+    assert policy.backoff == Backoff(
+        initial_delay=0.5, max_delay=8.0, multiplier=3.0, jitter=Jitter.EQUAL
+    )
+    assert attrs.evolve(policy, max_delay=9.0).backoff.max_delay == 9.0
+    schedule = list(itertools.islice(policy.backoff.delays(random.Random(7)), 2))
+    assert list(policy.delays(random.Random(7))) == schedule
+
+
 def _draws(policy: RetryPolicy) -> list[float]:
     return list(policy.delays(random.Random(1234)))
 
@@ -469,7 +522,7 @@ def valid_policies(draw: st.DrawFn) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=draw(st.integers(1, 60)),
         initial_delay=initial,
-        max_delay=draw(st.floats(initial, 1e300)),
+        max_delay=draw(st.floats(0.0, 1e300)),
         multiplier=draw(st.floats(1.0, 1e6)),
         jitter=draw(st.sampled_from(Jitter)),
     )
@@ -739,11 +792,6 @@ BAD: list[tuple[dict[str, object], type[Exception], str]] = [
     ({"max_delay": math.nan}, ValueError, "max_delay must be finite and >= 0, got nan"),
     ({"max_delay": math.inf}, ValueError, "max_delay must be finite and >= 0, got inf"),
     ({"max_delay": None}, TypeError, "max_delay must be a number, got None"),
-    (
-        {"initial_delay": 5.0, "max_delay": 2.0},
-        ValueError,
-        "max_delay must be >= initial_delay (5.0), got 2.0",
-    ),
     ({"multiplier": 0.5}, ValueError, "multiplier must be finite and >= 1, got 0.5"),
     ({"multiplier": math.nan}, ValueError, "multiplier must be finite and >= 1, got nan"),
     ({"multiplier": math.inf}, ValueError, "multiplier must be finite and >= 1, got inf"),

@@ -139,7 +139,7 @@ def test_set_and_update() -> None:
     assert store.set(Counter(1)) is True
     assert store.update(lambda c: attrs.evolve(c, n=c.n + 1)) == Counter(2)
     assert store.update(lambda c, k: attrs.evolve(c, n=c.n * k), 5) == Counter(10)
-    assert store.statistics() == StoreStats(version=3, unchanged=0, subscribers=0, closed=False)
+    assert store.stats == StoreStats(version=3, unchanged=0, subscribers=0, closed=False)
 
 
 def test_equal_set_changes_nothing() -> None:
@@ -147,8 +147,8 @@ def test_equal_set_changes_nothing() -> None:
     store = Store(first)
     assert store.set(Counter(1)) is False
     assert store.state is first
-    assert store.statistics().version == 0
-    assert store.statistics().unchanged == 1
+    assert store.stats.version == 0
+    assert store.stats.unchanged == 1
 
 
 def test_custom_equality() -> None:
@@ -167,7 +167,7 @@ def test_update_error_leaves_state() -> None:
     with pytest.raises(ArithmeticError):
         store.update(bad)
     assert store.state == Counter(1)
-    assert store.statistics().version == 0
+    assert store.stats.version == 0
 
 
 def test_closed_store_refuses_changes() -> None:
@@ -261,13 +261,13 @@ async def test_several_subscribers_and_unsubscribe_on_exit(
         nursery.start_soon(reader, "fast", 0)
         nursery.start_soon(reader, "slow", 2.5)
         await trio.testing.wait_all_tasks_blocked()
-        assert store.statistics().subscribers == 2
+        assert store.stats.subscribers == 2
         for value in (1, 2, 3):
             await trio.sleep(1)
             store.set(value)
     assert results["fast"] == [0, 1, 2, 3]
     assert results["slow"] == [0, 2, 3]
-    assert store.statistics().subscribers == 0
+    assert store.stats.subscribers == 0
 
 
 async def test_close_ends_iteration_after_latest_state() -> None:
@@ -276,7 +276,7 @@ async def test_close_ends_iteration_after_latest_state() -> None:
         store.set(1)
         store.close()
         assert [s async for s in states] == [1]
-    assert store.statistics().subscribers == 0
+    assert store.stats.subscribers == 0
 
 
 async def test_closing_subscription_wakes_blocked_reader(
@@ -297,7 +297,7 @@ async def test_closing_subscription_wakes_blocked_reader(
         await trio.testing.wait_all_tasks_blocked()
         subscription.close()
     assert errors == ["subscription is closed"]
-    assert store.statistics().subscribers == 0
+    assert store.stats.subscribers == 0
 
 
 async def test_use_after_close_raises() -> None:
@@ -307,7 +307,7 @@ async def test_use_after_close_raises() -> None:
     with pytest.raises(trio.ClosedResourceError, match=r"^subscription is closed$"):
         await states.__anext__()
     await states.aclose()
-    assert store.statistics().subscribers == 0
+    assert store.stats.subscribers == 0
 
 
 async def test_anext_checkpoints_on_fast_and_slow_paths(
@@ -509,7 +509,7 @@ async def test_track_operation_checkpoints_before_changing_store() -> None:
         scope.cancel()
         await track_operation(store, instant)
     assert store.state == AsyncOperation.succeeded(3)
-    assert store.statistics().version == 2
+    assert store.stats.version == 2
 
 
 # --- property: order and latest ----------------------------------------------------------------
@@ -555,6 +555,6 @@ def test_subscribers_see_states_in_order_and_end_at_latest(
         for states in seen:
             assert states == sorted(set(states))  # strictly increasing: in order, no repeats
             assert states[-1] == counter
-        assert store.statistics().subscribers == 0
+        assert store.stats.subscribers == 0
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -48,7 +49,7 @@ async def test_debounce_runs_once_after_quiet(autojump_clock: trio.testing.MockC
         await _call_at([(0, "a"), (0.1, "b"), (0.2, "c")], debounced)
         await trio.sleep(1)
         assert rec.runs == [(pytest.approx(0.5), ("c",))]  # type: ignore[comparison-overlap]
-        assert debounced.statistics() == DebouncerStats(
+        assert debounced.stats == DebouncerStats(
             calls=3, runs=1, coalesced=2, discarded=0, pending=False
         )
     assert trio.current_time() == pytest.approx(1.2)
@@ -132,15 +133,8 @@ async def test_debounce_discards_on_error_exit(autojump_clock: trio.testing.Mock
             raise KeyError("body")
     assert not isinstance(info.value, BaseExceptionGroup)
     assert rec.runs == []
-    assert debounced.statistics().discarded == 1
-    assert logs == [
-        {
-            "event": "trio_orch.store.calls_discarded",
-            "kind": "debouncer",
-            "discarded": 1,
-            "log_level": "info",
-        }
-    ]
+    assert debounced.stats.discarded == 1
+    assert logs == [_discarded("debouncer", 1, "warning")]
 
 
 async def test_debounce_discards_on_cancellation(autojump_clock: trio.testing.MockClock) -> None:
@@ -151,7 +145,7 @@ async def test_debounce_discards_on_cancellation(autojump_clock: trio.testing.Mo
             await trio.sleep_forever()
     assert scope.cancelled_caught
     assert rec.runs == []
-    assert debounced.statistics().discarded == 1
+    assert debounced.stats.discarded == 1
 
 
 async def test_debounce_fn_error_propagates_unwrapped(
@@ -172,8 +166,8 @@ async def test_debounce_cancel_and_flush(autojump_clock: trio.testing.MockClock)
     async with open_debouncer(rec, 1) as debounced:
         debounced(1)
         assert debounced.pending
-        assert debounced.cancel() is True
-        assert debounced.cancel() is False
+        assert debounced.cancel() == 1
+        assert debounced.cancel() == 0
         await trio.sleep(2)
         assert rec.runs == []
         debounced(2)
@@ -184,7 +178,7 @@ async def test_debounce_cancel_and_flush(autojump_clock: trio.testing.MockClock)
         assert rec.runs == [(2, (2,))]
         await trio.sleep(2)
     assert rec.runs == [(2, (2,))]
-    assert debounced.statistics() == DebouncerStats(
+    assert debounced.stats == DebouncerStats(
         calls=2, runs=1, coalesced=0, discarded=1, pending=False
     )
 
@@ -204,14 +198,48 @@ async def test_debouncer_in_callers_nursery(autojump_clock: trio.testing.MockClo
 
 async def test_debouncer_stops_with_its_nursery(autojump_clock: trio.testing.MockClock) -> None:
     rec = Recorder()
-    async with trio.open_nursery() as nursery:
-        debounced = Debouncer(nursery, rec, 0.5)
-        debounced("x")
-        await trio.sleep(0.1)
-        nursery.cancel_scope.cancel()
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            debounced = Debouncer(nursery, rec, 0.5)
+            debounced("x")
+            await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
     assert rec.runs == []
     assert debounced.closed
-    assert debounced.statistics().discarded == 1
+    assert debounced.stats.discarded == 1
+    assert logs == [_discarded("debouncer", 1, "warning")]
+
+
+async def test_close_logs_what_it_discards_at_info(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="trio_orch.store")
+    rec = Recorder()
+    with structlog.testing.capture_logs() as logs:
+        async with trio.open_nursery() as nursery:
+            throttled = Throttler(nursery, rec, interval=1, leading=False)
+            throttled(1)
+            assert throttled.cancel() == 1  # asked for: counted, not logged
+            throttled(2)
+            throttled.close()  # asked for: logged at INFO
+    assert rec.runs == []
+    assert throttled.stats.discarded == 2
+    assert logs == [_discarded("throttler", 1, "info")]
+
+
+def test_per_second_and_interval_say_the_same_thing() -> None:
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            by_rate = Throttler(nursery, print, 4)
+            by_interval = Throttler(nursery, print, interval=0.25)
+            assert (by_rate.per_second, by_rate.interval) == (4.0, 0.25)
+            assert (by_interval.per_second, by_interval.interval) == (4.0, 0.25)
+            third = Throttler(nursery, print, per_second=3)
+            assert third.per_second == 3.0  # as given, not 1 / (1 / 3)
+            for throttler in (by_rate, by_interval, third):
+                throttler.close()
+
+    trio.run(main)
 
 
 async def test_debouncer_close_is_sync_and_final(autojump_clock: trio.testing.MockClock) -> None:
@@ -263,7 +291,7 @@ async def test_throttle_leading_and_trailing(autojump_clock: trio.testing.MockCl
     async with open_throttler(rec, 1.0) as throttled:
         await _call_at([(0, "a"), (0.2, "b"), (0.5, "c"), (2.5, "d")], throttled)
         await trio.sleep(3)
-        assert throttled.statistics() == ThrottlerStats(
+        assert throttled.stats == ThrottlerStats(
             calls=4, runs=3, coalesced=1, dropped=0, discarded=0, pending=False
         )
     assert rec.runs == [(0, ("a",)), (1.0, ("c",)), (2.5, ("d",))]
@@ -284,7 +312,7 @@ async def test_throttle_without_trailing_drops(autojump_clock: trio.testing.Mock
     async with open_throttler(rec, 1.0, trailing=False) as throttled:
         await _call_at([(0, 1), (0.5, 2), (0.9, 3), (1.2, 4)], throttled)
         await trio.sleep(3)
-        assert throttled.statistics().dropped == 2
+        assert throttled.stats.dropped == 2
     assert rec.runs == [(0, (1,)), (1.2, (4,))]
 
 
@@ -318,7 +346,7 @@ async def test_throttle_slow_fn_never_overlaps(autojump_clock: trio.testing.Mock
 async def test_throttle_flushes_pending_on_exit(autojump_clock: trio.testing.MockClock) -> None:
     rec = Recorder()
     with trio.testing.assert_checkpoints():
-        async with open_throttler(rec, 10) as throttled:
+        async with open_throttler(rec, interval=10) as throttled:
             throttled(1)
             throttled(2)
             throttled(3)
@@ -330,13 +358,13 @@ async def test_throttle_flushes_pending_on_exit(autojump_clock: trio.testing.Moc
 async def test_throttle_discards_on_error_exit(autojump_clock: trio.testing.MockClock) -> None:
     rec = Recorder()
     with pytest.raises(RuntimeError, match=r"^body$"):  # noqa: PT012 - raised by the block
-        async with open_throttler(rec, 10) as throttled:
+        async with open_throttler(rec, interval=10) as throttled:
             throttled(1)
             await trio.sleep(1)
             throttled(2)
             raise RuntimeError("body")
     assert rec.runs == [(0, (1,))]
-    assert throttled.statistics().discarded == 1
+    assert throttled.stats.discarded == 1
 
 
 async def test_throttle_fn_error_propagates_unwrapped(
@@ -385,9 +413,26 @@ async def test_throttler_in_callers_nursery(autojump_clock: trio.testing.MockClo
     ("kwargs", "error", "message"),
     [
         ({"fn": None}, TypeError, r"^fn must be callable, got None$"),
-        ({"interval": 0}, ValueError, r"^interval must be finite and > 0, got 0$"),
-        ({"interval": -1}, ValueError, r"^interval must be finite and > 0, got -1$"),
-        ({"interval": None}, TypeError, r"^interval must be a number, got None$"),
+        ({"per_second": 0}, ValueError, r"^per_second must be finite and > 0, got 0$"),
+        ({"per_second": math.inf}, ValueError, r"^per_second must be finite and > 0, got inf$"),
+        ({"per_second": None}, TypeError, r"^per_second must be a number, got None$"),
+        ({"per_second": "2"}, TypeError, r"^per_second must be a number, got '2'$"),
+        (
+            {"per_second": None, "interval": 0},
+            ValueError,
+            r"^interval must be finite and > 0, got 0$",
+        ),
+        (
+            {"per_second": None, "interval": -1},
+            ValueError,
+            r"^interval must be finite and > 0, got -1$",
+        ),
+        (
+            {"interval": 0.5},
+            TypeError,
+            r"^per_second and interval say the same thing, give one, "
+            r"got per_second=1 and interval=0\.5$",
+        ),
         (
             {"leading": False, "trailing": False},
             ValueError,
@@ -400,7 +445,7 @@ async def test_throttler_in_callers_nursery(autojump_clock: trio.testing.MockClo
 async def test_throttler_bad_input(
     kwargs: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    args: dict[str, Any] = {"fn": print, "interval": 1, **kwargs}
+    args: dict[str, Any] = {"fn": print, "per_second": 1, **kwargs}
     with pytest.raises(error, match=message):
         open_throttler(**args)
     async with trio.open_nursery() as nursery:
@@ -445,10 +490,20 @@ async def test_throttler_stops_with_its_nursery(autojump_clock: trio.testing.Moc
         with trio.testing.assert_no_checkpoints():
             throttled.close()
     assert rec.runs == [(0, (1,))]
-    assert throttled.statistics() == ThrottlerStats(
+    assert throttled.stats == ThrottlerStats(
         calls=2, runs=1, coalesced=0, dropped=0, discarded=1, pending=False
     )
     assert trio.current_time() == 0.5
+
+
+def _discarded(kind: str, count: int, level: str) -> dict[str, object]:
+    return {
+        "event": "trio_orch.store.calls_discarded",
+        "kind": kind,
+        "fn": "Recorder",
+        "count": count,
+        "log_level": level,
+    }
 
 
 # --- properties against reference models ----------------------------------------------------
@@ -513,7 +568,10 @@ def test_debouncer_matches_model(times: list[int], delay: float) -> None:
 def test_throttler_matches_model(times: list[int], interval: float) -> None:
     async def main() -> list[tuple[float, int]]:
         runs: list[tuple[float, int]] = []
-        async with open_throttler(lambda i: runs.append((trio.current_time(), i)), interval) as t:
+        throttler = open_throttler(
+            lambda i: runs.append((trio.current_time(), i)), interval=interval
+        )
+        async with throttler as t:
             await _drive(times, t)
             await trio.sleep(interval * 2)
         return runs

@@ -1,23 +1,26 @@
-"""``trio-orch run FILE.toml``: run a declarative workflow of shell commands.
+"""``trio-orch run [FILE] [STEP ...]``: run a declarative workflow of commands, as a task runner.
 
 Each step's command runs with :func:`trio.run_process` inside a :class:`trio_orch.Workflow`
 (dependencies, retries, per-attempt timeouts, ``max_concurrent``, failure policy), in its own
-process group.  Its output is streamed line by line with the step's name as a prefix (or written
-to ``--logs DIR/<step>.log``); a line ``::progress 0.42`` (or ``::progress 42%``) reports the
-step's progress instead of being printed.  A progress tracker estimates the ETA per step and
-overall.
+process group, with stdin from ``/dev/null``.  A command given as a string runs with
+``/bin/sh -c`` unless it is a plain word list (no quotes, variables, redirections, globs or
+shell keywords), which is executed directly, as make does.  Its output is written verbatim,
+batched, with the step's name as a prefix (or to ``--logs DIR``); a line ``::progress 0.42``
+(or ``::progress 42%``) reports the step's progress instead of being printed.
+
+Steps that declare ``inputs``/``outputs`` are skipped while up to date (see
+:mod:`trio_orch.cli._state`).  ``--watch`` re-runs the steps whose inputs change.
 
 Exit status: 0 succeeded, 1 a step failed, 2 bad file or usage, 130 interrupted (SIGINT),
-143 terminated (SIGTERM).
-
-Ctrl-C (SIGINT) or SIGTERM cancels the run: every running step's process group gets SIGTERM,
-then SIGKILL after ``--grace`` seconds (a second Ctrl-C kills at once); the summary is printed.
+141 stdout closed (``| head``), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import difflib
+import hashlib
+import json
 import logging
 import os
 import re
@@ -25,77 +28,114 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import structlog
 import trio
-from rich.console import Console
-from rich.markup import escape
 
-from trio_orch._exceptions import WorkflowDefinitionError
+from trio_orch._exceptions import CannotStart, CommandFailed, SpecError, WorkflowDefinitionError
 from trio_orch.cli._display import (
     Display,
     JsonDisplay,
     LiveDisplay,
     PlainDisplay,
+    list_lines,
     plan_lines,
+    reason_of,
 )
-from trio_orch.cli._spec import SpecError, StepSpec, WorkflowSpec, load_spec
+from trio_orch.cli._output import MAX_LINE, Colors, Writer, split_long_line
+from trio_orch.cli._spec import DEFAULT_FILE, StepSpec, WorkflowSpec, find_workflow_file, load_spec
+from trio_orch.cli._state import Fingerprint, StateFile, fingerprint, stale_reason, state_path
 from trio_orch.engines import (
     FailurePolicy,
     Step,
+    StepAttempt,
     StepContext,
     Workflow,
     WorkflowResult,
+    WorkflowRun,
     WorkflowStatus,
 )
 from trio_orch.primitives import Jitter, ProgressTracker, RetryPolicy, open_progress_tracker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import argparse
+    from collections.abc import Iterator, Mapping
 
-__all__ = ["CannotStart", "CommandFailed", "add_parser", "run_command"]
+__all__ = ["run_command"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PIPE = 141
 _EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
-_PROGRESS_LINE = re.compile(r"^::progress\s+([0-9.]+)\s*(%?)\s*$")
-_MAX_LINE = 64 * 1024
+_PROGRESS_LINE = re.compile(rb"^::progress\s+([0-9.]+)\s*(%?)\s*$")
 _FAILURES = {"fail-fast": FailurePolicy.FAIL_FAST, "continue": FailurePolicy.CONTINUE}
-
-
-class CommandFailed(Exception):
-    """A step's command exited with a non-zero status (retried if the step has ``retry``)."""
-
-    def __init__(self, step: str, returncode: int) -> None:
-        self.step = step
-        self.returncode = returncode
-        if returncode < 0:
-            reason = f"killed by {_signal_name(-returncode)}"
-        else:
-            reason = f"exit status {returncode}"
-        super().__init__(reason)
-
-
-class CannotStart(Exception):
-    """A step's command could not be started (no such program or directory...); not retried."""
-
-    def __init__(self, program: str, error: OSError) -> None:
-        self.program = program
-        super().__init__(f"cannot start {program!r}: {error.strerror or error}")
-
-
-def _start_error(group: BaseExceptionGroup[BaseException]) -> OSError | None:
-    """The OSError that kept the process from starting, if that is all the group holds."""
-    leaves = group.exceptions
-    if len(leaves) == 1 and isinstance(leaves[0], OSError):
-        return leaves[0]
-    return None
+#: characters that need a shell; a command without them (and without a shell keyword or
+#: builtin as its first word) is executed directly
+_SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n")
+_SHELL_WORDS = frozenset(
+    [
+        "!",
+        ".",
+        ":",
+        "[",
+        "alias",
+        "bg",
+        "break",
+        "case",
+        "cd",
+        "command",
+        "continue",
+        "do",
+        "done",
+        "elif",
+        "else",
+        "esac",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "fc",
+        "fg",
+        "fi",
+        "for",
+        "function",
+        "getopts",
+        "hash",
+        "if",
+        "jobs",
+        "let",
+        "local",
+        "read",
+        "readonly",
+        "return",
+        "select",
+        "set",
+        "shift",
+        "source",
+        "then",
+        "time",
+        "trap",
+        "type",
+        "typeset",
+        "ulimit",
+        "umask",
+        "unalias",
+        "unset",
+        "until",
+        "wait",
+        "while",
+        "{",
+        "}",
+    ]
+)
+#: how often the display redraws and buffered output is written (seconds)
+_TICK = 0.1
 
 
 def _signal_name(number: int) -> str:
@@ -105,148 +145,22 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def add_parser(commands: Any) -> None:
-    """Add the ``run`` sub-command to ``commands`` (an argparse sub-parsers action)."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        "run",
-        help="run a declarative workflow of shell commands from a TOML file",
-        description=(
-            "Run the steps of FILE.toml (shell commands with depends_on, retry, timeout, env, "
-            "cwd) with live progress. Exit status: 0 succeeded, 1 a step failed, 2 bad file "
-            "or usage, 130 interrupted."
-        ),
-    )
-    parser.add_argument("file", type=Path, metavar="FILE.toml", help="the workflow file")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the steps in execution order and exit"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="structured JSON log lines on stdout, no bars"
-    )
-    parser.add_argument(
-        "--logs",
-        type=Path,
-        metavar="DIR",
-        help="write each step's output to DIR/<step>.log instead of the terminal",
-    )
-    parser.add_argument(
-        "--grace",
-        type=_non_negative,
-        default=5.0,
-        metavar="SECONDS",
-        help="on Ctrl-C or timeout, seconds between SIGTERM and SIGKILL (default 5)",
-    )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="no live progress bars, even on a TTY"
-    )
-    parser.set_defaults(handler=run_command)
+def command_argv(run: str | list[str]) -> list[str]:
+    """The argv for a step's ``run``: a list as it is; a string directly or via ``sh -c``."""
+    if isinstance(run, list):
+        return run
+    words = run.split()
+    if words and not (_SHELL_CHARS & set(run)) and words[0] not in _SHELL_WORDS:
+        return words
+    return ["/bin/sh", "-c", run]
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        msg = f"must be a number of seconds >= 0, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def run_command(args: argparse.Namespace) -> int:
-    """Run ``trio-orch run`` with parsed ``args``; return the exit status."""
-    err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
-    try:
-        spec = load_spec(args.file)
-        workflow_steps = _plan_workflow(spec)
-    except SpecError as exc:
-        for line in str(exc).splitlines():
-            err.print(f"[red]error:[/] {_escape(line)}")
-        return EXIT_USAGE
-    except WorkflowDefinitionError as exc:
-        err.print(f"[red]error:[/] {args.file}: {_escape(str(exc))}")
-        return EXIT_USAGE
-    if args.dry_run:
-        for line in plan_lines(spec, workflow_steps):
-            print(line)
-        return EXIT_OK
-    if args.logs is not None:
-        try:
-            args.logs.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            err.print(f"[red]error:[/] --logs {args.logs}: {_escape(exc.strerror or str(exc))}")
-            return EXIT_USAGE
-    with _configured_logging(json=args.json):
-        display = _make_display(args, spec)
-        runner = _Runner(spec=spec, display=display, logs_dir=args.logs, grace=args.grace)
-        try:
-            return trio.run(runner.main)
-        except KeyboardInterrupt:
-            # Ctrl-C before the signal handler was installed, or after it was removed.
-            err.print("[yellow]interrupted[/]")
-            return _EXIT_SIGNAL[signal.SIGINT]
-        finally:
-            display.close()
-
-
-def _escape(text: str) -> str:
-    return escape(text)
-
-
-def _make_display(args: argparse.Namespace, spec: WorkflowSpec) -> Display:
-    if args.json:
-        return JsonDisplay()
-    console = Console(highlight=False)
-    width = max(len(name) for name in spec.steps)
-    if console.is_terminal and not args.no_progress:
-        return LiveDisplay(console, width)
-    return PlainDisplay(console, width)
-
-
-@contextlib.contextmanager
-def _configured_logging(*, json: bool) -> Iterator[None]:
-    """Configure structlog for the CLI (an application may; the library never does).
-
-    ``--json``: every event at INFO and above as one JSON object per line on stdout.
-    Otherwise: only the library's errors, plainly, on stderr (the display says the rest).
-    The previous configuration is restored afterwards.
-    """
-    saved = structlog.get_config()
-    if json:
-        processors: list[Any] = [
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(),
-        ]
-        level, stream = logging.INFO, sys.stdout
-    else:
-        processors = [
-            structlog.processors.add_log_level,
-            structlog.dev.ConsoleRenderer(colors=False),
-        ]
-        level, stream = logging.ERROR, sys.stderr
-    structlog.configure(
-        processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
-        cache_logger_on_first_use=False,
-    )
-    try:
-        yield
-    finally:
-        structlog.configure(**saved)
-
-
-def _plan_workflow(spec: WorkflowSpec) -> list[Step]:
-    """Build the workflow once without running it, to validate it and get its order."""
-
-    async def nothing(ctx: StepContext) -> None:
-        await trio.lowlevel.checkpoint()  # never run: only the plan is wanted
-
-    steps = [Step(name, nothing, depends_on=body.depends_on) for name, body in spec.steps.items()]
-    return Workflow(spec.name, steps=steps).plan()
+def log_file_name(name: str) -> str:
+    """A file name for step ``name``'s log that no other step name maps to."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "step"
+    if safe != name:
+        safe += "-" + hashlib.sha1(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{safe}.log"
 
 
 def _retry_policy(step: StepSpec) -> RetryPolicy | None:
@@ -263,58 +177,377 @@ def _retry_policy(step: StepSpec) -> RetryPolicy | None:
         max_delay=max(min(longest, sys.float_info.max), retry.delay),
         multiplier=retry.backoff,
         jitter=Jitter.NONE,
-        retry_on=(CommandFailed, TimeoutError),
+        retry_on=(CommandFailed, trio.TooSlowError),
     )
+
+
+def _parse_env(items: list[str]) -> dict[str, str]:
+    env = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or "\0" in item:
+            msg = f"-e must be KEY=VALUE, got {item!r}"
+            raise ValueError(msg)
+        env[key] = value
+    return env
+
+
+def _error(text: str) -> None:
+    for line in text.splitlines():
+        print(f"error: {line}", file=sys.stderr)
+
+
+def _split_targets(positional: list[str]) -> tuple[Path | None, list[str]]:
+    """``[FILE] [STEP ...]``: the first word is the file if it names a file or ends in .toml."""
+    if positional:
+        first = positional[0]
+        if first.endswith(".toml") or Path(first).is_file():
+            return Path(first), positional[1:]
+    return None, positional
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``trio-orch run`` with parsed ``args``; return the exit status."""
+    path, targets = _split_targets(list(args.targets))
+    if path is None:
+        path = find_workflow_file(Path.cwd())
+        if path is None:
+            _error(f"no {DEFAULT_FILE} in {Path.cwd()} or its parents; name the file to run")
+            return EXIT_USAGE
+    try:
+        spec = load_spec(path)
+        overrides = _parse_env(args.env or [])
+    except SpecError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except ValueError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if args.jobs is not None:
+        spec = attrs.evolve(spec, max_concurrent=args.jobs)
+    if args.keep_going:
+        spec = attrs.evolve(spec, failure="continue")
+    unknown = [t for t in targets if t not in spec.steps]
+    if unknown:
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(spec.steps), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            _error(f"{spec.path}: no step {name!r}{hint}")
+        return EXIT_USAGE
+    if args.list:
+        for line in list_lines(spec):
+            print(line)
+        return EXIT_OK
+    state = StateFile.load(state_path(spec))
+    runner = _Runner(
+        spec=spec,
+        targets=targets or None,
+        overrides=overrides,
+        state=state,
+        force=args.force,
+        grace=args.grace,
+        logs_dir=args.logs,
+    )
+    try:
+        workflow = runner.workflow()
+        plan = workflow.plan(runner.targets)
+    except WorkflowDefinitionError as exc:  # pragma: no cover - the file checks catch these
+        _error(f"{spec.path}: {exc}")
+        return EXIT_USAGE
+    if state.problem is not None:
+        print(
+            f"warning: ignoring {state.path}: {state.problem}; every step will run",
+            file=sys.stderr,
+        )
+    if args.dry_run:
+        reasons = runner.dry_run(plan.names)
+        if args.json:
+            print(json.dumps(_plan_json(spec, plan.names, reasons), indent=None))
+        else:
+            for line in plan_lines(spec, list(plan.names), reasons):
+                print(line)
+        return EXIT_OK
+    if args.logs is not None:
+        try:
+            args.logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _error(f"--logs {args.logs}: {exc.strerror or exc}")
+            return EXIT_USAGE
+    tty = os.isatty(1)
+    colors = Colors(tty=tty, env=os.environ)
+    writer = Writer(1, keep_ansi=colors.keep_ansi, on_closed=runner.stdout_closed)
+    runner.display = _make_display(args, spec, writer, colors, live=tty)
+    with _configured_logging(writer, json=args.json):
+        try:
+            status = trio.run(partial(runner.main, workflow, watch=args.watch))
+        except KeyboardInterrupt:
+            # Ctrl-C before the signal handler was installed, or after it was removed.
+            print("interrupted", file=sys.stderr)
+            status = _EXIT_SIGNAL[signal.SIGINT]
+        finally:
+            runner.display.close()
+    if runner.pipe_closed:
+        _quiet_stdout()
+        return EXIT_PIPE
+    return status
+
+
+def _quiet_stdout() -> None:
+    """Stdout's reader went away: point fd 1 at /dev/null so nothing complains at exit."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+
+
+def _plan_json(
+    spec: WorkflowSpec, names: tuple[str, ...], reasons: Mapping[str, str | None]
+) -> Any:
+    return {
+        "workflow": spec.name,
+        "file": str(spec.path),
+        "max_concurrent": spec.max_concurrent,
+        "failure": spec.failure,
+        "steps": [
+            {
+                "name": name,
+                "description": spec.steps[name].description,
+                "command": spec.steps[name].run,
+                "depends_on": spec.steps[name].depends_on,
+                "cwd": str(spec.step_cwd(spec.steps[name])),
+                "would_run": reasons[name] is not None,
+                "reason": reasons[name],
+            }
+            for name in names
+        ],
+    }
+
+
+def _make_display(
+    args: argparse.Namespace, spec: WorkflowSpec, writer: Writer, colors: Colors, *, live: bool
+) -> Display:
+    if args.json:
+        return JsonDisplay(writer)
+    width = max(len(name) for name in spec.steps)
+    if live and not args.no_progress:
+        return LiveDisplay(writer, colors, width)
+    return PlainDisplay(writer, colors, width)
+
+
+class _WriterHandler(logging.Handler):
+    """``--json``: the library's log events (rendered to JSON by structlog) as lines."""
+
+    def __init__(self, writer: Writer) -> None:
+        super().__init__(logging.INFO)
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.writer.line(record.getMessage())
+
+
+@contextlib.contextmanager
+def _configured_logging(writer: Writer, *, json: bool) -> Iterator[None]:
+    """Configure logging for the CLI (an application may; the library never does).
+
+    ``--json``: the library's events at INFO and above as JSON lines on stdout.  Otherwise
+    only its errors reach stderr: retries and failures are on the screen already.  The
+    previous configuration is restored afterwards.
+    """
+    std = logging.getLogger("trio_orch")
+    saved_level, saved_propagate = std.level, std.propagate
+    if not json:
+        std.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            std.setLevel(saved_level)
+        return
+    import structlog  # only --json renders the library's events itself
+
+    saved = structlog.get_config()
+    handler = _WriterHandler(writer)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        cache_logger_on_first_use=False,
+    )
+    std.addHandler(handler)
+    std.setLevel(logging.INFO)
+    std.propagate = False
+    try:
+        yield
+    finally:
+        std.removeHandler(handler)
+        std.setLevel(saved_level)
+        std.propagate = saved_propagate
+        structlog.configure(**saved)
 
 
 @attrs.define(eq=False)
 class _Runner:
-    """One run of a workflow file: builds the Workflow, runs it, handles signals."""
+    """One ``trio-orch run``: builds the Workflow, runs it (again, with ``--watch``)."""
 
     spec: WorkflowSpec
-    display: Display
-    logs_dir: Path | None
+    targets: list[str] | None
+    overrides: dict[str, str]
+    state: StateFile
+    force: bool
     grace: float
-    _force: trio.Event = attrs.field(factory=trio.Event, init=False)
+    logs_dir: Path | None
+    #: set by run_command once stdout is known (a dry run needs none)
+    display: Display = attrs.field(init=False)
+    pipe_closed: bool = attrs.field(default=False, init=False)
+    _kill_now: trio.Event = attrs.field(factory=trio.Event, init=False)
     _signal: int | None = attrs.field(default=None, init=False)
     _run_dir: Path | None = attrs.field(default=None, init=False)
     _logs: dict[str, str] = attrs.field(factory=dict, init=False)
+    _fresh: set[str] = attrs.field(factory=set, init=False)
+    _durations: dict[str, float] = attrs.field(factory=dict, init=False)
+    _only: set[str] | None = attrs.field(default=None, init=False)
+    #: the scope of the workflow run in progress, if one is
+    _scope: trio.CancelScope | None = attrs.field(default=None, init=False)
+    #: the scope of the whole command (runs and watching)
+    _outer: trio.CancelScope | None = attrs.field(default=None, init=False)
+    _base_env: dict[str, str] = attrs.field(factory=dict, init=False)
 
-    async def main(self) -> int:
-        """The whole run under ``trio.run``; returns the exit status."""
-        with tempfile.TemporaryDirectory(prefix="trio-orch-run-") as run_dir:
-            self._run_dir = Path(run_dir)
-            return await self._run()
+    def __attrs_post_init__(self) -> None:
+        base = dict(os.environ)
+        base.setdefault("PYTHONUNBUFFERED", "1")
+        base.update(self.spec.env)
+        self._base_env = base
 
-    async def _run(self) -> int:
+    # --- building --------------------------------------------------------------------------
+
+    def workflow(self) -> Workflow:
+        """The workflow of the file, each step running its command."""
         spec = self.spec
-        workflow = Workflow(
+        return Workflow(
             spec.name,
             steps=[self._step(name, body) for name, body in spec.steps.items()],
             max_concurrent=spec.max_concurrent,
             failure=_FAILURES[spec.failure],
         )
-        result: WorkflowResult | None = None
-        async with open_progress_tracker(tick=0.1) as tracker, trio.open_nursery() as nursery:
-            for name, body in spec.steps.items():
-                tracker.track(name, total=1.0, weight=body.weight)
+
+    def _step(self, name: str, body: StepSpec) -> Step:
+        return Step(
+            name,
+            partial(self._run_step, name, body),
+            depends_on=body.depends_on,
+            retry=_retry_policy(body),
+            timeout=body.timeout,
+        )
+
+    def _declared_env(self, body: StepSpec) -> dict[str, str]:
+        return {**self.spec.env, **body.env, **self.overrides}
+
+    def _fingerprint(self, body: StepSpec) -> Fingerprint:
+        return fingerprint(body, self.spec.step_cwd(body), self._declared_env(body))
+
+    def dry_run(self, names: tuple[str, ...]) -> dict[str, str | None]:
+        """``{step: why it would run, or None}`` in plan order."""
+        reasons: dict[str, str | None] = {}
+        for name in names:
+            body = self.spec.steps[name]
+            if self.force:
+                reasons[name] = "--force"
+                continue
+            ran = [d for d in body.depends_on if reasons.get(d) is not None]
+            if ran:
+                reasons[name] = f"dependency {ran[0]!r} would run"
+                continue
+            cwd = self.spec.step_cwd(body)
+            now = self._fingerprint(body) if (body.inputs or body.outputs) else None
+            reasons[name] = (
+                "it declares no inputs or outputs"
+                if now is None
+                else stale_reason(body, cwd, now, self.state.steps.get(name))
+            )
+        return reasons
+
+    # --- running ---------------------------------------------------------------------------
+
+    def stdout_closed(self) -> None:
+        """Stdout's reader went away: end the run quietly."""
+        self.pipe_closed = True
+        for scope in (self._scope, self._outer):
+            if scope is not None:
+                scope.cancel(reason="stdout closed")
+
+    async def main(self, workflow: Workflow, *, watch: bool = False) -> int:
+        """The whole run under ``trio.run``; returns the exit status."""
+        with tempfile.TemporaryDirectory(prefix="trio-orch-run-") as run_dir:
+            self._run_dir = Path(run_dir)
+            status = EXIT_FAILED
+            with trio.CancelScope() as scope:
+                self._outer = scope
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self._watch_signals, scope)
+                    status = await self._run_once(workflow)
+                    if watch and self._signal is None and not self.pipe_closed:
+                        status = await self._watch(workflow)
+                    nursery.cancel_scope.cancel(reason="run finished")
+            if self._signal is not None:
+                return _EXIT_SIGNAL.get(signal.Signals(self._signal), 130)
+            return status
+
+    async def _run_once(self, workflow: Workflow, targets: list[str] | None = None) -> int:
+        self._fresh.clear()
+        self._durations.clear()
+        names = workflow.plan(targets or self.targets).names
+        display = self.display
+        if isinstance(display, LiveDisplay):
+            display.set_total(len(names))
+        handle: WorkflowRun | None = None
+        async with open_progress_tracker(tick=_TICK) as tracker, trio.open_nursery() as nursery:
+            for name in names:
+                tracker.track(name, total=1.0, weight=self.spec.steps[name].weight)
+            nursery.start_soon(self._refresh, tracker)
             with trio.CancelScope() as run_scope:
-                await nursery.start(self._watch_signals, run_scope)
-                nursery.start_soon(self._refresh, tracker)
-                result = await workflow.run(check=False, progress=tracker)
+                self._scope = run_scope
+                async with trio.open_nursery() as run_nursery:
+                    handle = await run_nursery.start(
+                        partial(
+                            workflow.run,
+                            check=False,
+                            progress=tracker,
+                            targets=targets or self.targets,
+                            on_attempt=self._on_attempt,
+                        )
+                    )
+            self._scope = None
+            self._save_state()
             await tracker.refresh()
             self.display.refresh(tracker)
             nursery.cancel_scope.cancel(reason="workflow finished")
-        if result is None:
-            result = workflow.last_result
-        assert result is not None, "the workflow stores its result also when cancelled"
-        self.display.summary(result, spec, self._logs)
-        if self._signal is not None:
-            return _EXIT_SIGNAL.get(signal.Signals(self._signal), 130)
+        assert handle is not None
+        result = handle.result
+        assert result is not None, "the handle has the result also after a cancellation"
+        if not self.pipe_closed:
+            self._summary(result)
         return EXIT_OK if result.status is WorkflowStatus.SUCCEEDED else EXIT_FAILED
 
+    def _summary(self, result: WorkflowResult) -> None:
+        # the table shows how long each process ran, start to exit
+        self.display.summary(result, self._logs, self._fresh, self._durations)
+
+    def _save_state(self) -> None:
+        try:
+            self.state.save()
+        except OSError as exc:
+            self.display.message(f"warning: cannot save {self.state.path}: {exc.strerror or exc}")
+
+    async def _refresh(self, tracker: ProgressTracker) -> None:
+        while True:
+            await trio.sleep(_TICK)
+            self.display.refresh(tracker)
+
     async def _watch_signals(
-        self, run_scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
+        self, scope: trio.CancelScope, *, task_status: trio.TaskStatus[None]
     ) -> None:
         """First SIGINT/SIGTERM: cancel the run.  Second: kill the children without grace."""
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -323,62 +556,142 @@ class _Runner:
                 if self._signal is None:
                     self._signal = signum
                     self.display.interrupted(_signal_name(signum), self.grace)
-                    run_scope.cancel(reason=f"{_signal_name(signum)} received")
+                    reason = f"{_signal_name(signum)} received"
+                    # a run in progress ends with its summary; otherwise (watching) stop now
+                    (scope if self._scope is None else self._scope).cancel(reason=reason)
                 else:
-                    self._force.set()
+                    self._kill_now.set()
 
-    async def _refresh(self, tracker: ProgressTracker) -> None:
-        async for _ in tracker.updates():
-            self.display.refresh(tracker)
+    # --- watching --------------------------------------------------------------------------
 
-    def _step(self, name: str, body: StepSpec) -> Step:
-        return Step(
-            name,
-            partial(self._run_step, name, body),
-            depends_on=body.depends_on,
-            retry=_retry_policy(body),
+    async def _watch(self, workflow: Workflow) -> int:
+        import watchfiles
+
+        planned = workflow.plan(self.targets)
+        names = planned.names
+        dirs = sorted(
+            {
+                str(self.spec.step_cwd(self.spec.steps[n]))
+                for n in names
+                if self.spec.steps[n].inputs
+            }
         )
+        dirs = [d for d in dirs if _is_dir(Path(d))]
+        if not dirs:
+            self.display.message("--watch: no step declares inputs; nothing to watch")
+            self.display.flush()
+            await trio.lowlevel.checkpoint()
+            return EXIT_OK
+        watcher = watchfiles.awatch(
+            *dirs, debounce=100, step=20, rust_timeout=200, yield_on_timeout=True
+        )
+        async with contextlib.aclosing(watcher):
+            return await self._rerun_on_changes(workflow, watcher, dirs, names)
+
+    async def _rerun_on_changes(
+        self, workflow: Workflow, watcher: Any, dirs: list[str], names: tuple[str, ...]
+    ) -> int:
+        status = EXIT_OK
+        ignored = str(self.state.path)
+        announced = False
+        async for changes in watcher:
+            if not announced:  # the first wake-up (a timeout, or a change): it is watching
+                announced = True
+                plural = "y" if len(dirs) == 1 else "ies"
+                self.display.message(f"watching {len(dirs)} director{plural}; Ctrl-C to stop")
+                self.display.flush()
+            paths = {Path(p) for _, p in changes if not p.startswith(ignored)}
+            affected = self._affected(names, paths)
+            if not affected:
+                continue
+            only = set(affected)
+            for name in names:  # plan order: dependencies first
+                if any(d in only for d in self.spec.steps[name].depends_on):
+                    only.add(name)
+            self.display.message(f"changed: {', '.join(sorted(affected))}")
+            self._only = only
+            try:
+                status = await self._run_once(workflow)
+            finally:
+                self._only = None
+            if self._signal is not None:
+                break
+        return status
+
+    def _affected(self, names: tuple[str, ...], paths: set[Path]) -> list[str]:
+        found = []
+        for name in names:
+            body = self.spec.steps[name]
+            if not body.inputs:
+                continue
+            cwd = self.spec.step_cwd(body)
+            before = self.state.steps.get(name)
+            known = {cwd / rel for rel in before.inputs} if before is not None else set()
+            for pattern in body.inputs:
+                known.update(cwd.glob(pattern))
+            if paths & known:
+                found.append(name)
+        return found
+
+    # --- one step --------------------------------------------------------------------------
+
+    def _on_attempt(self, attempt: StepAttempt) -> None:
+        if attempt.running or attempt.error is None:
+            return
+        if isinstance(attempt.error, trio.TooSlowError):
+            timeout = self.spec.steps[attempt.step].timeout
+            reason = f"timed out after {timeout:g}s"
+        else:
+            reason = reason_of(attempt.error)
+        self.display.attempt_failed(
+            attempt.step, attempt.attempt, attempt.max_attempts, reason, attempt.will_retry
+        )
+
+    async def _run_step(self, name: str, body: StepSpec, ctx: StepContext, **deps: bool) -> bool:
+        """Run the step's command unless it is up to date; True if it ran."""
+        dependency_ran = any(deps.values())
+        if self._only is not None and name not in self._only and not dependency_ran:
+            self._fresh.add(name)  # --watch: nothing it depends on changed
+            await trio.lowlevel.checkpoint()
+            return False
+        now = None
+        if body.inputs or body.outputs:
+            now = await trio.to_thread.run_sync(self._fingerprint, body)
+            if not (self.force or dependency_ran or ctx.attempt > 1):
+                cwd = self.spec.step_cwd(body)
+                if stale_reason(body, cwd, now, self.state.steps.get(name)) is None:
+                    self._fresh.add(name)
+                    self.display.step_up_to_date(name)
+                    return False
+        attempts = 1 if body.retry is None else body.retry.attempts
+        self.display.step_started(name, ctx.attempt, attempts)
+        returncode, seconds = await self._execute(name, body, ctx)
+        self._durations[name] = seconds
+        if returncode != 0:
+            raise CommandFailed(name, returncode)
+        self.display.step_succeeded(name, ctx.attempt, seconds)
+        if now is not None:
+            self.state.record(name, now)
+        return True
 
     def _env(self, name: str, body: StepSpec, attempt: int) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.spec.env)
+        env = dict(self._base_env)
         env.update(body.env)
-        env.update(
-            TRIO_ORCH_RUN_DIR=str(self._run_dir),
-            TRIO_ORCH_PYTHON=sys.executable,
-            TRIO_ORCH_STEP=name,
-            TRIO_ORCH_ATTEMPT=str(attempt),
-        )
+        env.update(self.overrides)
+        env["TRIO_ORCH_RUN_DIR"] = str(self._run_dir)
+        env["TRIO_ORCH_PYTHON"] = sys.executable
+        env["TRIO_ORCH_STEP"] = name
+        env["TRIO_ORCH_ATTEMPT"] = str(attempt)
         return env
 
-    async def _run_step(self, name: str, body: StepSpec, ctx: StepContext) -> int:
-        attempts = 1 if body.retry is None else body.retry.attempts
-        self.display.attempt_started(name, ctx.attempt, attempts)
-        started = trio.current_time()
-        try:
-            with self._output(name, ctx.attempt) as emit:
-                returncode = await self._execute_with_timeout(body, ctx, emit)
-            if returncode != 0:
-                raise CommandFailed(name, returncode)
-        except Exception as exc:
-            self.display.attempt_failed(name, ctx.attempt, attempts, str(exc))
-            raise
-        self.display.step_succeeded(name, ctx.attempt, trio.current_time() - started)
-        return returncode
-
-    async def _execute_with_timeout(self, body: StepSpec, ctx: StepContext, emit: Any) -> int:
-        # The timeout is applied here rather than by the engine, so that the attempt's failure
-        # can be shown; it is the same per-attempt cancel scope.
-        if body.timeout is None:
-            return await self._execute(body, ctx, emit)
-        with trio.move_on_after(body.timeout):
-            return await self._execute(body, ctx, emit)
-        msg = f"timed out after {body.timeout:g}s"
-        raise TimeoutError(msg)
-
-    async def _execute(self, body: StepSpec, ctx: StepContext, emit: Any) -> int:
-        command = body.run
-        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
+    async def _execute(self, name: str, body: StepSpec, ctx: StepContext) -> tuple[int, float]:
+        """Run the command; its exit status and how long the process ran."""
+        argv = command_argv(body.run)
+        cwd = self.spec.step_cwd(body)
+        if not _is_dir(cwd):
+            raise CannotStart(str(cwd), "no such directory (the step's cwd)")
+        sink, close = self._sink(name, ctx.attempt)
+        started = time.monotonic()
         try:
             async with trio.open_nursery() as nursery:
                 process: trio.Process = await nursery.start(
@@ -389,81 +702,86 @@ class _Runner:
                         stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT,
                         check=False,
-                        cwd=self.spec.step_cwd(body),
-                        env=self._env(ctx.name, body, ctx.attempt),
+                        cwd=cwd,
+                        env=self._env(name, body, ctx.attempt),
                         start_new_session=True,
                         deliver_cancel=self._deliver_cancel,
                     )
                 )
                 assert process.stdout is not None
-                nursery.start_soon(self._pump, process.stdout, ctx, emit)
+                nursery.start_soon(self._pump, process.stdout, ctx, sink)
                 await process.wait()
+                seconds = time.monotonic() - started
                 # Background children still holding the pipe would keep the pump waiting.
                 _kill_group(process, signal.SIGKILL)
         except BaseExceptionGroup as group:
-            start_error = _start_error(group)
-            if start_error is None:
+            error = group.exceptions[0] if len(group.exceptions) == 1 else None
+            if not isinstance(error, OSError):
                 raise
-            raise CannotStart(argv[0], start_error) from start_error
+            reason = error.strerror or str(error)
+            raise CannotStart(argv[0], reason) from error
+        finally:
+            close()
         assert process.returncode is not None
-        return process.returncode
+        return process.returncode, seconds
 
     async def _deliver_cancel(self, process: trio.Process) -> None:
         """SIGTERM to the step's process group, SIGKILL after the grace period."""
         _kill_group(process, signal.SIGTERM)
         with trio.move_on_after(self.grace):
-            await self._force.wait()
+            await self._kill_now.wait()
         _kill_group(process, signal.SIGKILL)
 
-    async def _pump(self, stream: trio.abc.ReceiveStream, ctx: StepContext, emit: Any) -> None:
+    async def _pump(self, stream: trio.abc.ReceiveStream, ctx: StepContext, sink: Any) -> None:
+        """Pass the step's output on in whole lines, a chunk at a time."""
         pending = b""
         async for chunk in stream:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            if len(pending) > _MAX_LINE:
-                lines.append(pending)
-                pending = b""
-            for raw in lines:
-                self._line(raw.decode("utf-8", "replace").rstrip("\r"), ctx, emit)
+            data: bytes = pending + chunk if pending else bytes(chunk)
+            end = data.rfind(b"\n") + 1
+            if end == 0:
+                pending = data
+                if len(pending) > MAX_LINE:
+                    *whole, pending = split_long_line(pending)
+                    self._lines(b"\n".join(whole) + b"\n", ctx, sink)
+                continue
+            pending = data[end:]
+            self._lines(data[:end], ctx, sink)
         if pending:
-            self._line(pending.decode("utf-8", "replace"), ctx, emit)
+            self._lines(pending + b"\n", ctx, sink)
 
-    def _line(self, line: str, ctx: StepContext, emit: Any) -> None:
-        match = _PROGRESS_LINE.match(line)
-        if match:
-            value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
-            if 0.0 <= value <= 1.0:
-                ctx.progress(value)
+    def _lines(self, data: bytes, ctx: StepContext, sink: Any) -> None:
+        """``data``: whole lines.  Take out progress lines, split long ones, pass the rest on."""
+        if b"::progress" in data or len(data) > MAX_LINE:
+            kept: list[bytes] = []
+            for line in data[:-1].split(b"\n"):
+                match = _PROGRESS_LINE.match(line.rstrip(b"\r"))
+                if match:
+                    value = float(match.group(1)) / (100.0 if match.group(2) else 1.0)
+                    if 0.0 <= value <= 1.0:
+                        ctx.progress(value)
+                        continue
+                kept.extend(split_long_line(line) if len(line) > MAX_LINE else (line,))
+            if not kept:
                 return
-        emit(line)
+            data = b"\n".join(kept) + b"\n"
+        sink(data)
 
-    def _output(self, name: str, attempt: int) -> _Output:
+    def _sink(self, name: str, attempt: int) -> tuple[Any, Any]:
         if self.logs_dir is None:
-            return _Output(partial(self.display.output, name), None)
-        path = self.logs_dir / f"{_safe_name(name)}.log"
+            return partial(self.display.step_output, name), _nothing
+        path = self.logs_dir / log_file_name(name)
         self._logs[name] = str(path)
-        handle = path.open("w" if attempt == 1 else "a", encoding="utf-8")
-        handle.write(f"--- {name}: attempt {attempt} ---\n")
-        return _Output(lambda line: handle.write(line + "\n"), handle)
+        handle = path.open("wb" if attempt == 1 else "ab")
+        handle.write(f"--- {name}: attempt {attempt} ---\n".encode())
+        return handle.write, handle.close
 
 
-@attrs.define(eq=False)
-class _Output:
-    """Where a step attempt's lines go; a context manager that closes the log file."""
-
-    emit: Any
-    handle: Any
-
-    def __enter__(self) -> Any:
-        return self.emit
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
+def _is_dir(path: Path) -> bool:
+    return path.is_dir()
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "step"
+def _nothing() -> None:
+    return None
 
 
 def _kill_group(process: trio.Process, signum: int) -> None:

@@ -10,15 +10,22 @@ A file looks like::
 
     [steps.test]
     run = "pytest -q"           # a shell command (sh -c), or a list: ["pytest", "-q"]
+    description = "unit tests"  # shown by --list
     depends_on = ["lint"]
+    inputs = ["src/**/*.py"]    # globs: unchanged inputs + existing outputs = up to date
+    outputs = ["build/report.xml"]
     retry = { attempts = 3, delay = 1.0, backoff = 2.0 }   # or just: retry = 3
     timeout = 600               # seconds per attempt
     env = { PYTHONHASHSEED = "0" }
     cwd = "tests"               # relative to the workflow's cwd
     weight = 5                  # its share of the overall progress (e.g. expected seconds)
 
-Every problem is reported as a :class:`SpecError` whose message names the file, the line (when
-it can be found), the key and what is wrong; several problems are reported together.
+Every problem is reported as a :class:`~trio_orch.SpecError` whose message names the file, the
+line (when it can be found), the key and what is wrong; all the problems of a file are reported
+together (a type error does not hide an unknown dependency or a cycle).
+
+Without a FILE, ``trio-orch run`` looks for ``trio-orch.toml`` in the current directory and
+then in each parent (:func:`find_workflow_file`), as ``just`` finds its justfile.
 """
 
 from __future__ import annotations
@@ -43,10 +50,24 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
+from trio_orch._exceptions import SpecError, SpecProblem
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["RetrySpec", "SpecError", "StepSpec", "WorkflowSpec", "load_spec", "parse_spec"]
+__all__ = [
+    "DEFAULT_FILE",
+    "RetrySpec",
+    "SpecError",
+    "StepSpec",
+    "WorkflowSpec",
+    "find_workflow_file",
+    "load_spec",
+    "parse_spec",
+]
+
+#: the file ``trio-orch run`` looks for when no FILE is given
+DEFAULT_FILE = "trio-orch.toml"
 
 FAILURE_POLICIES = ("fail-fast", "continue")
 
@@ -67,7 +88,10 @@ class StepSpec:
     """One ``[steps.NAME]`` table."""
 
     run: str | list[str]
+    description: str = ""
     depends_on: list[str] = attrs.Factory(list)
+    inputs: list[str] = attrs.Factory(list)
+    outputs: list[str] = attrs.Factory(list)
     retry: RetrySpec | None = None
     timeout: float | None = None
     env: dict[str, str] = attrs.Factory(dict)
@@ -116,49 +140,7 @@ for _cls in (RetrySpec, StepSpec, _FileSpec):
     attrs.resolve_types(_cls)
 
 
-@attrs.frozen
-class Problem:
-    """One thing wrong in a workflow file."""
-
-    key: tuple[str | int, ...]
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-
-class SpecError(Exception):
-    """The workflow file cannot be used; ``str()`` is the message to show (one line each).
-
-    Attributes:
-        path: the file.
-        problems: what is wrong, each with its key path and line when known.
-    """
-
-    def __init__(self, path: Path, problems: list[Problem]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__("\n".join(_format(path, p) for p in problems))
-
-
-def _format(path: Path, problem: Problem) -> str:
-    where = str(path)
-    if problem.line is not None:
-        where += f":{problem.line}"
-        if problem.column is not None:
-            where += f":{problem.column}"
-    key = _dotted(problem.key)
-    return f"{where}: {key}: {problem.message}" if key else f"{where}: {problem.message}"
-
-
-def _dotted(key: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in key:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            shown = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else f'"{part}"'
-            out += f".{shown}" if out else shown
-    return out
+Problem = SpecProblem
 
 
 # --- structuring ---------------------------------------------------------------------------
@@ -308,34 +290,63 @@ def _check(spec: _FileSpec) -> list[Problem]:
         choices = " or ".join(repr(p) for p in FAILURE_POLICIES)
         problems.append(Problem(("failure",), f"must be {choices}, got {spec.failure!r}"))
     for name, step in spec.steps.items():
-        problems.extend(_check_step(name, step, spec.steps))
-    if not problems:
-        cycle = _find_cycle(spec.steps)
-        if cycle:
-            path = " -> ".join([*cycle, cycle[0]])
-            problems.append(Problem(("steps", cycle[0], "depends_on"), f"dependency cycle: {path}"))
+        problems.extend(_check_step(name, step))
+    problems.extend(_dependency_problems({n: s.depends_on for n, s in spec.steps.items()}))
     return problems
+
+
+def _dependency_problems(graph: dict[str, list[str]]) -> list[Problem]:
+    """Unknown dependencies and a cycle, in ``{step: [dependency, ...]}``."""
+    problems = []
+    for name, deps in graph.items():
+        key = ("steps", name, "depends_on")
+        for i, dep in enumerate(deps):
+            if dep == name:
+                problems.append(Problem((*key, i), f"step {name!r} depends on itself"))
+            elif dep not in graph:
+                close = difflib.get_close_matches(dep, list(graph), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(Problem((*key, i), f"unknown step {dep!r}{hint}"))
+    known = {n: [d for d in deps if d in graph and d != n] for n, deps in graph.items()}
+    cycle = _find_cycle(known)
+    if cycle:
+        path = " -> ".join([*cycle, cycle[0]])
+        problems.append(Problem(("steps", cycle[0], "depends_on"), f"dependency cycle: {path}"))
+    return problems
+
+
+def _raw_graph(raw: dict[str, Any]) -> dict[str, list[str]]:
+    """``{step: dependency names}`` from an unstructured file, ignoring what is malformed."""
+    steps = raw.get("steps")
+    if not isinstance(steps, dict):
+        return {}
+    graph: dict[str, list[str]] = {}
+    for name, table in steps.items():
+        deps = table.get("depends_on", []) if isinstance(table, dict) else []
+        graph[name] = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+    return graph
 
 
 _INF = float("inf")
 
 
-def _check_step(name: str, step: StepSpec, steps: dict[str, StepSpec]) -> list[Problem]:
+def _check_step(name: str, step: StepSpec) -> list[Problem]:
     key = ("steps", name)
     problems = []
     if not name.strip():
         problems.append(Problem(key, "a step name must not be empty"))
     if isinstance(step.run, str) and not step.run.strip():
         problems.append(Problem((*key, "run"), "must not be empty"))
-    for i, dep in enumerate(step.depends_on):
-        if dep == name:
-            problems.append(Problem((*key, "depends_on", i), f"step {name!r} depends on itself"))
-        elif dep not in steps:
-            close = difflib.get_close_matches(dep, list(steps), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(Problem((*key, "depends_on", i), f"unknown step {dep!r}{hint}"))
-    if len(set(step.depends_on)) != len(step.depends_on):
-        problems.append(Problem((*key, "depends_on"), "lists a step more than once"))
+    for field in ("inputs", "outputs"):
+        for i, pattern in enumerate(getattr(step, field)):
+            if not pattern.strip():
+                problems.append(Problem((*key, field, i), "must not be empty"))
+            elif pattern.startswith("/") or ".." in pattern.split("/"):
+                problems.append(
+                    Problem(
+                        (*key, field, i), f"must be relative to the step's cwd, got {pattern!r}"
+                    )
+                )
     if step.timeout is not None and not step.timeout > 0:
         problems.append(Problem((*key, "timeout"), f"must be > 0 seconds, got {step.timeout!r}"))
     if not step.weight > 0:
@@ -367,7 +378,7 @@ def _check_step(name: str, step: StepSpec, steps: dict[str, StepSpec]) -> list[P
     return problems
 
 
-def _find_cycle(steps: dict[str, StepSpec]) -> list[str]:
+def _find_cycle(steps: dict[str, list[str]]) -> list[str]:
     """A dependency cycle as a list of step names, or ``[]``."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
     path: list[str] = []
@@ -375,7 +386,7 @@ def _find_cycle(steps: dict[str, StepSpec]) -> list[str]:
     def visit(name: str) -> list[str]:
         state[name] = 1
         path.append(name)
-        for dep in steps[name].depends_on:
+        for dep in steps[name]:
             if state.get(dep) == 1:
                 return path[path.index(dep) :]
             if dep not in state:
@@ -458,11 +469,18 @@ def parse_spec(text: str, path: Path) -> WorkflowSpec:
         spec = _CONVERTER.structure(raw, _FileSpec)
     except Exception as exc:  # cattrs' error tree; anything else is a bug and would show
         problems = _problems_from(exc, ())
+        # a type error elsewhere must not hide unknown dependencies or a cycle
+        problems.extend(_dependency_problems(_raw_graph(raw)))
         raise SpecError(path, _with_lines(text, problems)) from None
     problems = _check(spec)
     if problems:
         raise SpecError(path, _with_lines(text, problems))
     base = path.resolve().parent
+    # a repeated dependency means what it means to the library: the same dependency, once
+    steps = {
+        name: attrs.evolve(step, depends_on=list(dict.fromkeys(step.depends_on)))
+        for name, step in spec.steps.items()
+    }
     return WorkflowSpec(
         path=path,
         name=spec.name or path.stem,
@@ -470,14 +488,24 @@ def parse_spec(text: str, path: Path) -> WorkflowSpec:
         failure=spec.failure,
         cwd=base if spec.cwd is None else (base / spec.cwd).resolve(),
         env=spec.env,
-        steps=spec.steps,
+        steps=steps,
     )
 
 
 def _with_lines(text: str, problems: list[Problem]) -> list[Problem]:
-    """The problems with their lines, in the order of the file."""
-    located = [attrs.evolve(p, line=_locate(text, p.key)) for p in problems]
+    """The problems with their lines, in the order of the file (each reported once)."""
+    located = [p.with_line(_locate(text, p.key)) for p in dict.fromkeys(problems)]
     return sorted(located, key=lambda p: 0 if p.line is None else p.line)
+
+
+def find_workflow_file(start: Path) -> Path | None:
+    """``trio-orch.toml`` in ``start`` or the nearest parent that has one; None if none has."""
+    directory = start.resolve()
+    for candidate in (directory, *directory.parents):
+        path = candidate / DEFAULT_FILE
+        if path.is_file():
+            return path
+    return None
 
 
 def load_spec(path: Path) -> WorkflowSpec:

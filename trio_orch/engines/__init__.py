@@ -1,8 +1,65 @@
-"""engines layer of trio_orch."""
+"""engines layer of trio_orch.
+
+The WebSocket client's names (``WebSocketClient``, ``WebSocketClientStats``,
+``open_ws_client``) load trio-websocket on first use, through the module ``__getattr__`` at
+the end, so that importing trio_orch stays light for programs that open no WebSocket.
+"""
 
 from __future__ import annotations
 
+import typing as _typing
+
+from trio_orch._lazy import lazy_names as _lazy_names
+from trio_orch.engines._generation import GenerationOrchestrator as GenerationOrchestrator
+from trio_orch.engines._generation import GenerationRequest as GenerationRequest
+from trio_orch.engines._generation import GenerationResult as GenerationResult
+from trio_orch.engines._generation import Middleware as Middleware
+from trio_orch.engines._generation import Progress as Progress
+from trio_orch.engines._generation import Provider as Provider
+from trio_orch.engines._generation import ProviderRegistry as ProviderRegistry
+from trio_orch.engines._jobs_events import JobCancelled as JobCancelled
+from trio_orch.engines._jobs_events import JobEvent as JobEvent
+from trio_orch.engines._jobs_events import JobFailed as JobFailed
+from trio_orch.engines._jobs_events import JobQueued as JobQueued
+from trio_orch.engines._jobs_events import JobRequeued as JobRequeued
+from trio_orch.engines._jobs_events import JobRetrying as JobRetrying
+from trio_orch.engines._jobs_events import JobStarted as JobStarted
+from trio_orch.engines._jobs_events import JobSucceeded as JobSucceeded
+from trio_orch.engines._jobs_model import Job as Job
+from trio_orch.engines._jobs_model import JobQueueStats as JobQueueStats
+from trio_orch.engines._jobs_model import JobSpec as JobSpec
+from trio_orch.engines._jobs_model import JobStatus as JobStatus
+from trio_orch.engines._jobs_queue import JobQueue as JobQueue
+from trio_orch.engines._jobs_queue import open_job_queue as open_job_queue
+from trio_orch.engines._jobs_registry import TaskRegistry as TaskRegistry
+from trio_orch.engines._jobs_store import JobStore as JobStore
+from trio_orch.engines._jobs_store import MemoryJobStore as MemoryJobStore
+from trio_orch.engines._polling import JobPoller as JobPoller
+from trio_orch.engines._polling import PollResult as PollResult
+from trio_orch.engines._polling import PollState as PollState
+from trio_orch.engines._polling import PollStatus as PollStatus
+from trio_orch.engines._polling import open_job_poller as open_job_poller
+from trio_orch.engines._polling import poll_job as poll_job
+from trio_orch.engines._services import ServiceOrchestrator as ServiceOrchestrator
+from trio_orch.engines._services_events import OperationCancelled as OperationCancelled
+from trio_orch.engines._services_events import OperationCompleted as OperationCompleted
+from trio_orch.engines._services_events import OperationFailed as OperationFailed
+from trio_orch.engines._services_events import OperationRetrying as OperationRetrying
+from trio_orch.engines._services_events import OperationStarted as OperationStarted
+from trio_orch.engines._services_events import ServiceEvent as ServiceEvent
+from trio_orch.engines._services_events import ServiceHealthChanged as ServiceHealthChanged
+from trio_orch.engines._services_model import HealthStatus as HealthStatus
+from trio_orch.engines._services_model import OperationResult as OperationResult
+from trio_orch.engines._services_model import OrchestratorMetrics as OrchestratorMetrics
+from trio_orch.engines._services_model import Service as Service
+from trio_orch.engines._services_model import ServiceHealth as ServiceHealth
+from trio_orch.engines._services_model import SystemHealth as SystemHealth
+from trio_orch.engines._store_postgres import PostgresJobStore as PostgresJobStore
+from trio_orch.engines._store_sqlite import SqliteJobStore as SqliteJobStore
+from trio_orch.engines._store_url import job_store_from_url as job_store_from_url
 from trio_orch.engines._workflow import Workflow as Workflow
+from trio_orch.engines._workflow import WorkflowRun as WorkflowRun
+from trio_orch.engines._workflow_checkpoints import run_checkpointed as run_checkpointed
 from trio_orch.engines._workflow_events import StepCancelled as StepCancelled
 from trio_orch.engines._workflow_events import StepCompensated as StepCompensated
 from trio_orch.engines._workflow_events import StepFailed as StepFailed
@@ -17,15 +74,14 @@ from trio_orch.engines._workflow_events import WorkflowStarted as WorkflowStarte
 from trio_orch.engines._workflow_model import CompensationResult as CompensationResult
 from trio_orch.engines._workflow_model import FailurePolicy as FailurePolicy
 from trio_orch.engines._workflow_model import Step as Step
+from trio_orch.engines._workflow_model import StepAttempt as StepAttempt
 from trio_orch.engines._workflow_model import StepResult as StepResult
 from trio_orch.engines._workflow_model import StepStatus as StepStatus
 from trio_orch.engines._workflow_model import WorkflowFailed as WorkflowFailed
+from trio_orch.engines._workflow_model import WorkflowPlan as WorkflowPlan
 from trio_orch.engines._workflow_model import WorkflowResult as WorkflowResult
 from trio_orch.engines._workflow_model import WorkflowStatus as WorkflowStatus
 from trio_orch.engines._workflow_run import StepContext as StepContext
-from trio_orch.engines._ws_client import WebSocketClient as WebSocketClient
-from trio_orch.engines._ws_client import open_ws_client as open_ws_client
-from trio_orch.engines._ws_connection import WebSocketClientStats as WebSocketClientStats
 from trio_orch.engines._ws_envelope import Envelope as Envelope
 from trio_orch.engines._ws_events import ConnectionFailed as ConnectionFailed
 from trio_orch.engines._ws_events import ConnectionStateChanged as ConnectionStateChanged
@@ -33,3 +89,18 @@ from trio_orch.engines._ws_events import MessagesPossiblyLost as MessagesPossibl
 from trio_orch.engines._ws_events import WebSocketEvent as WebSocketEvent
 from trio_orch.engines._ws_policy import ConnectionState as ConnectionState
 from trio_orch.engines._ws_policy import ReconnectPolicy as ReconnectPolicy
+
+if _typing.TYPE_CHECKING:  # what type checkers see; at run time __getattr__ below loads them
+    from trio_orch.engines._ws_client import WebSocketClient as WebSocketClient
+    from trio_orch.engines._ws_client import WebSocketClientStats as WebSocketClientStats
+    from trio_orch.engines._ws_client import open_ws_client as open_ws_client
+
+#: Names loaded on first use (PEP 562), with the module that defines them.
+_LAZY = {
+    "WebSocketClient": "trio_orch.engines._ws_client",
+    "WebSocketClientStats": "trio_orch.engines._ws_client",
+    "open_ws_client": "trio_orch.engines._ws_client",
+}
+
+
+__getattr__, __dir__ = _lazy_names(globals(), _LAZY)

@@ -60,15 +60,15 @@ async def compensate(
         except Exception as exc:
             error = exc
         if scope.cancelled_caught and error is None:
-            msg = f"compensation of step {step.name!r} timed out after {timeout}s"
-            error = TimeoutError(msg)
+            msg = f"compensation of step {step.name!r} timed out after {timeout:g}s"
+            error = trio.TooSlowError(msg)
         results[step.name] = CompensationResult(
             step=step.name, error=error, started_at=started, finished_at=trio.current_time()
         )
-        if error is None:
-            run.log.debug("trio_orch.workflow.step_compensated", step=step.name)
-        else:
-            run.log.warning("trio_orch.workflow.compensation_failed", step=step.name, error=error)
+        if error is not None:
+            run.log.warning(
+                "trio_orch.workflow.compensation_failed", step=step.name, error=repr(error)
+            )
         if run.emit is not None:
             run.emit(ev.StepCompensated(run.plan.workflow, step.name, error))
     await trio.lowlevel.cancel_shielded_checkpoint()

@@ -11,7 +11,9 @@ the run emits, with the bus's non-blocking ``emit``:
 * :class:`WorkflowFinished` once, last.
 
 All of them subclass :class:`WorkflowEvent`, so ``bus.on(WorkflowEvent, handler)`` sees every
-one.  Each is also logged at debug level as ``"trio_orch.workflow.<snake_case_verb>"``.
+one.  They are not logged: the stdlib logger ``trio_orch.workflow`` gets only the unusual
+paths (a step failure at INFO, a failed compensation or a dropped event at WARNING; retries and
+give-ups are logged by :func:`trio_orch.retry` as ``trio_orch.retry.*``).
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ class StepSkipped(WorkflowEvent):
 
     Attributes:
         step: the step's name.
-        reason: why: ``"dependency 'x' failed"``, ``"workflow failed"`` or
+        reason: why: ``"dependency 'x' failed"``, ``"step 'x' failed"`` (fail-fast) or
             ``"workflow cancelled"``.
     """
 

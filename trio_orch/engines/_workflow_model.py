@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from functools import partial
 from typing import Any, TypeAlias, final
 
 import attrs
@@ -109,8 +110,8 @@ class Step:
         retry: a :class:`~trio_orch.RetryPolicy` for this step's attempts, or ``None`` for a
             single attempt.
         timeout: seconds each attempt may take, or ``None``.  A timed-out attempt fails with
-            :class:`TimeoutError` (retried when the policy's ``retry_on`` accepts it, as the
-            default :func:`~trio_orch.is_transient` does).
+            :class:`trio.TooSlowError` (retried when the policy's ``retry_on`` accepts it, as
+            the default :func:`~trio_orch.is_transient` does).
         compensate: ``async def undo(ctx, value)``, run if the workflow fails after this step
             succeeded (saga style; see :class:`Workflow`).
         compensation_timeout: seconds the compensation may take (default: the workflow's).
@@ -158,6 +159,9 @@ class StepResult:
         attempts: how many attempts started (0 if it never started).
         started_at: ``trio.current_time()`` when it started, or ``None``.
         finished_at: ``trio.current_time()`` when it ended, or ``None``.
+        reason: why a ``SKIPPED`` or ``CANCELLED`` step did not finish (``"dependency 'a'
+            failed"``, ``"step 'a' failed"`` under fail-fast, ``"workflow cancelled"``);
+            ``None`` for the other statuses.
     """
 
     status: StepStatus
@@ -166,6 +170,7 @@ class StepResult:
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
+    reason: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def duration(self) -> float | None:
@@ -182,8 +187,8 @@ class CompensationResult:
 
     Attributes:
         step: the name of the step it compensated.
-        error: ``None`` if it completed; the exception it raised, or a :class:`TimeoutError`
-            if it overran its ``compensation_timeout``.
+        error: ``None`` if it completed; the exception it raised, or a
+            :class:`trio.TooSlowError` if it overran its ``compensation_timeout``.
         started_at: ``trio.current_time()`` when it started.
         finished_at: ``trio.current_time()`` when it ended.
     """
@@ -262,6 +267,100 @@ class WorkflowResult:
         return tuple(n for n, r in self.steps.items() if r.status is status)
 
 
+@final
+@attrs.frozen
+class StepAttempt:
+    """One attempt of a step, as the ``on_attempt`` hook of :meth:`Workflow.run` sees it.
+
+    The hook is called twice per attempt: when it starts (``finished_at`` is ``None``) and
+    when it has ended and the step's retry policy has decided what comes next
+    (``finished_at`` set; ``will_retry`` says whether another attempt follows).
+
+    Attributes:
+        workflow: the workflow's id.
+        step: the step's name.
+        attempt: the attempt's number (1 for the first).
+        max_attempts: the attempts the step's retry policy allows (1 without one).
+        started_at: ``trio.current_time()`` when the attempt started.
+        finished_at: ``trio.current_time()`` when it ended; ``None`` in the start call.
+        error: what the attempt raised (a :class:`trio.TooSlowError` if it overran the
+            step's ``timeout``); ``None`` if it succeeded or is running.
+        will_retry: True if the policy will start another attempt (after its backoff).
+    """
+
+    workflow: str
+    step: str
+    attempt: int
+    max_attempts: int
+    started_at: float
+    finished_at: float | None = None
+    error: BaseException | None = None
+    will_retry: bool = False
+
+    @property
+    def running(self) -> bool:
+        """True in the call made when the attempt starts."""
+        return self.finished_at is None
+
+    @property
+    def duration(self) -> float | None:
+        """``finished_at - started_at``, or ``None`` while running."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+@final
+@attrs.frozen
+class WorkflowPlan:
+    """What :meth:`Workflow.run` would run, in order: :meth:`Workflow.plan` returns it.
+
+    A read-only sequence of :class:`Step`, dependencies first (ties in definition order),
+    each with ``depends_on`` resolved to step names (a function reference becomes its step's
+    name, a repeated dependency is listed once).
+
+    Attributes:
+        workflow: the workflow's id.
+        steps: the steps in execution order.
+        targets: the steps asked for (``None``: all of them); ``steps`` holds them and
+            everything they depend on, transitively.
+    """
+
+    workflow: str
+    steps: tuple[Step, ...]
+    targets: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, index: int) -> Step:
+        return self.steps[index]
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __contains__(self, name: object) -> bool:
+        return any(step.name == name for step in self.steps)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The step names, in execution order."""
+        return tuple(step.name for step in self.steps)
+
+    def step(self, name: str) -> Step:
+        """The planned step called ``name``.
+
+        Raises:
+            KeyError: no step of the plan has that name.
+        """
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+    def dependents(self, name: str) -> tuple[str, ...]:
+        """Names of the planned steps that depend on ``name`` directly, in plan order."""
+        return tuple(step.name for step in self.steps if name in step.depends_on)
+
+
 class WorkflowFailed(OrchError):
     """Raised by :meth:`trio_orch.Workflow.run` when a step failed.
 
@@ -321,6 +420,30 @@ class Node:
 
 
 @final
+class HotStep:
+    """All that the scheduler reads of a step, in one small object (named slots).
+
+    A uniform random DAG runs its steps in an order unrelated to where they are in memory,
+    so at 100,000 steps (a plan bigger than the CPU caches) each object read per step is a
+    cache miss: one compact object per step keeps that to one or two.
+    """
+
+    __slots__ = ("dependents", "fn", "kw_pairs", "name", "pass_context", "simple")
+
+    def __init__(self, node: Node, dependents: tuple[int, ...]) -> None:
+        self.name: str = node.step.name
+        self.fn: StepFn = node.step.fn
+        #: (name, index) of the dependency results passed as keyword arguments
+        self.kw_pairs: tuple[tuple[str, int], ...] = node.kw_pairs
+        #: the function takes the StepContext positionally
+        self.pass_context: bool = node.pass_context
+        #: no retry policy and no timeout: a single plain call
+        self.simple: bool = node.simple
+        #: indices of the steps that depend on this one
+        self.dependents: tuple[int, ...] = dependents
+
+
+@final
 @attrs.frozen
 class Plan:
     """A validated workflow: nodes in definition order, dependents lists, a topological order."""
@@ -331,11 +454,8 @@ class Plan:
     order: tuple[int, ...]
     #: step name -> index
     index: Mapping[str, int] = attrs.field(init=False, eq=False, repr=False)
-    #: per step ``(name, fn, kw_pairs, pass_context, simple, *dependents)``: all that the
-    #: scheduler reads of a step, in one object.  A uniform random DAG runs its steps in an
-    #: order unrelated to where they are in memory, so at 100,000 steps (a plan bigger than
-    #: the CPU caches) each object read per step is a cache miss.
-    hot: tuple[tuple[Any, ...], ...] = attrs.field(init=False, eq=False, repr=False)
+    #: per step, all that the scheduler reads of it (see :class:`HotStep`)
+    hot: tuple[HotStep, ...] = attrs.field(init=False, eq=False, repr=False)
     #: each step's number of dependencies, copied by each run as its countdown
     indegrees: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
 
@@ -344,11 +464,8 @@ class Plan:
         return tuple(len(node.deps) for node in self.nodes)
 
     @hot.default
-    def _hot(self) -> tuple[tuple[Any, ...], ...]:
-        return tuple(
-            (n.step.name, n.step.fn, n.kw_pairs, n.pass_context, n.simple, *js)
-            for n, js in zip(self.nodes, self.dependents, strict=True)
-        )
+    def _hot(self) -> tuple[HotStep, ...]:
+        return tuple(HotStep(n, js) for n, js in zip(self.nodes, self.dependents, strict=True))
 
     @index.default
     def _index(self) -> Mapping[str, int]:
@@ -390,16 +507,17 @@ def compile_steps(
         index[step.name] = i
     nodes = []
     dependents: list[list[int]] = [[] for _ in steps]
-    signatures: dict[Callable[..., Any], _Signature | None] = {}
+    signatures: dict[object, _Signature | None] = {}
     for i, step in zip(ids, steps, strict=True):
         names = _resolve(workflow, step, index, by_fn)
         deps = tuple(index[n] for n in names)
         for d in deps:
             dependents[d].append(i)
+        key = _signature_key(step.fn)
         try:
-            sig = signatures[step.fn]
+            sig = signatures[key]
         except KeyError:
-            sig = signatures[step.fn] = _signature(step.fn)
+            sig = signatures[key] = _signature(step.fn)
         except TypeError:  # an unhashable callable
             sig = _signature(step.fn)
         kwargs = _kwargs_for(workflow, step, names, sig)
@@ -449,11 +567,19 @@ def _resolve(
     return tuple(names)
 
 
+def _signature_key(fn: Callable[..., Any]) -> object:
+    """What ``fn``'s signature depends on: the function itself, or for a
+    :func:`functools.partial` its function and how many arguments it binds (many steps built
+    from one function then share one inspection)."""
+    if isinstance(fn, partial):
+        return (partial, fn.func, len(fn.args), tuple(fn.keywords))
+    return fn
+
+
 @attrs.frozen
 class _Signature:
     """What the workflow needs to know about a step function's signature."""
 
-    text: str
     takes_context: bool
     var_keyword: bool
     named: frozenset[str]
@@ -474,7 +600,6 @@ def _signature(fn: Callable[..., Any]) -> _Signature | None:
     takes_context = bool(params) and params[0].kind in _POSITIONAL
     rest = params[1:] if takes_context else params
     return _Signature(
-        text=str(sig),
         takes_context=takes_context,
         var_keyword=any(p.kind is _P.VAR_KEYWORD for p in params),
         named=frozenset(p.name for p in rest if p.kind is not _P.POSITIONAL_ONLY),

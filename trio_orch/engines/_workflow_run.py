@@ -24,6 +24,7 @@ from trio_orch.engines._workflow_model import (
     FailurePolicy,
     Node,
     Plan,
+    StepAttempt,
     StepResult,
     StepStatus,
     WorkflowStatus,
@@ -33,6 +34,7 @@ from trio_orch.primitives import RetryDetails, retry
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from trio_orch._log import Logger
     from trio_orch.events import Event
     from trio_orch.primitives import ProgressTask
 
@@ -85,14 +87,27 @@ async def _call(node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
 
 
 async def _attempt(node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
-    """One attempt, bounded by the step's ``timeout``; an overrun raises TimeoutError."""
+    """One attempt, bounded by the step's ``timeout``; an overrun raises trio.TooSlowError."""
     step = node.step
     if step.timeout is None:
         return await _call(node, ctx, kwargs)
     with trio.move_on_after(step.timeout):
         return await _call(node, ctx, kwargs)
-    msg = f"step {step.name!r} attempt {ctx.attempt} timed out after {step.timeout}s"
-    raise TimeoutError(msg)
+    msg = f"step {step.name!r} attempt {ctx.attempt} timed out after {step.timeout:g}s"
+    raise trio.TooSlowError(msg)
+
+
+@attrs.define(eq=False)
+class _AttemptState:
+    """Where the ``on_attempt`` calls of one step got to."""
+
+    number: int = 0
+    started: float = 0.0
+    #: an attempt started and its end call has not been made
+    open: bool = False
+    #: when the open attempt ended and what it raised (its end call waits for the policy)
+    finished: float | None = None
+    error: BaseException | None = None
 
 
 @final
@@ -117,7 +132,7 @@ class StepContext:
     _run: _Run = attrs.field(repr=False, alias="run")
     _index: int = attrs.field(repr=False, alias="index")
     _results: Mapping[str, Any] | None = attrs.field(default=None, init=False, repr=False)
-    _log: Any = attrs.field(default=None, init=False, repr=False)
+    _log: Logger | None = attrs.field(default=None, init=False, repr=False)
     _log_attempt: int = attrs.field(default=0, init=False, repr=False)
 
     @property
@@ -132,8 +147,9 @@ class StepContext:
         return self._results
 
     @property
-    def log(self) -> Any:
-        """A structlog logger bound to ``workflow``, ``step`` and ``attempt``."""
+    def log(self) -> Logger:
+        """A logger (stdlib ``trio_orch.workflow``, through structlog) bound to ``workflow``,
+        ``step`` and ``attempt``: ``ctx.log.info("event", key=value)``."""
         if self._log is None or self._log_attempt != self.attempt:
             self._log = self._run.log.bind(step=self.name, attempt=self.attempt)
             self._log_attempt = self.attempt
@@ -166,9 +182,10 @@ class _Run:
     failure: FailurePolicy
     max_concurrent: int | None
     inputs: Mapping[str, Any]
-    log: Any
+    log: Logger
     emit: Callable[[Event], object] | None
     tracker_tasks: list[ProgressTask] | None
+    on_attempt: Callable[[StepAttempt], object] | None = None
     status: list[StepStatus] = attrs.field(init=False)
     values: list[Any] = attrs.field(init=False)
     errors: list[BaseException | None] = attrs.field(init=False)
@@ -187,6 +204,8 @@ class _Run:
     running: int = attrs.field(init=False, default=0)
     stopping: bool = attrs.field(init=False, default=False)
     skip_reason: str = attrs.field(init=False, default="workflow failed")
+    #: why a SKIPPED or CANCELLED step did not finish, by index
+    reasons: dict[int, str] = attrs.field(init=False, factory=dict)
     nursery: trio.Nursery | None = attrs.field(init=False, default=None)
     #: ``trio.current_time`` without its two wrappers (the scheduler's hot path)
     now: Callable[[], float] = attrs.field(init=False)
@@ -250,20 +269,20 @@ class _Run:
     async def _run_step(self, i: int) -> None:
         hot = self.plan.hot[i]
         values = self.values
-        ctx = StepContext(hot[0], self.plan.workflow, 1, self.inputs, self, i)
-        kwargs = {name: values[d] for name, d in hot[2]}
+        ctx = StepContext(hot.name, self.plan.workflow, 1, self.inputs, self, i)
+        kwargs = {name: values[d] for name, d in hot.kw_pairs}
         now = self.now()
         self.status[i] = _RUNNING
         self.started[i] = now
         if self.emit is not None:
-            self.emit(ev.StepStarted(self.plan.workflow, hot[0], now))
+            self.emit(ev.StepStarted(self.plan.workflow, hot.name, now))
         try:
-            if hot[4]:  # simple
+            if hot.simple and self.on_attempt is None:
                 self.attempts[i] = 1
-                if hot[3]:  # pass_context
-                    value = await hot[1](ctx, **kwargs)
+                if hot.pass_context:
+                    value = await hot.fn(ctx, **kwargs)
                 else:
-                    value = await hot[1](**kwargs)
+                    value = await hot.fn(**kwargs)
             else:
                 value = await self._attempts(self.plan.nodes[i], ctx, kwargs)
         except Exception as exc:
@@ -287,32 +306,61 @@ class _Run:
             self._succeeded(i, value)
 
     async def _attempts(self, node: Node, ctx: StepContext, kwargs: dict[str, Any]) -> Any:
-        """Run a step's attempts with :func:`trio_orch.retry` and its per-attempt timeout."""
+        """Run a step's attempts with :func:`trio_orch.retry` and its per-attempt timeout.
+
+        With an ``on_attempt`` hook, each attempt is reported when it starts and, once the
+        policy has decided whether another follows, when it ends.
+        """
         step = node.step
         policy = step.retry
         i = node.index
         attempts = self.attempts
+        hook = self.on_attempt
+        state = _AttemptState()
+        max_attempts = 1 if policy is None else policy.max_attempts
+        user_hook = None if policy is None else policy.on_retry
+
+        def report_end(will_retry: bool, error: BaseException | None) -> None:
+            if hook is not None and state.open:
+                state.open = False
+                finished = self.now() if state.finished is None else state.finished
+                hook(
+                    StepAttempt(
+                        self.plan.workflow,
+                        step.name,
+                        state.number,
+                        max_attempts,
+                        state.started,
+                        finished,
+                        error,
+                        will_retry,
+                    )
+                )
 
         async def attempt() -> Any:
             attempts[i] += 1
             ctx.attempt = attempts[i]
-            return await _attempt(node, ctx, kwargs)
-
-        if policy is None:
-            return await attempt()
-        attempt.__qualname__ = attempt.__name__ = f"{self.plan.workflow}.{step.name}"
-        user_hook = policy.on_retry
+            if hook is None:
+                return await _attempt(node, ctx, kwargs)
+            state.number, state.started = ctx.attempt, self.now()
+            state.finished, state.open = None, True
+            hook(
+                StepAttempt(self.plan.workflow, step.name, ctx.attempt, max_attempts, state.started)
+            )
+            try:
+                value = await _attempt(node, ctx, kwargs)
+            except Exception as exc:
+                state.finished, state.error = self.now(), exc
+                raise
+            report_end(False, None)
+            return value
 
         def on_retry(details: RetryDetails) -> None:
+            nonlocal max_attempts
+            max_attempts = details.max_attempts
             if user_hook is not None:
                 user_hook(details)
-            self.log.debug(
-                "trio_orch.workflow.step_retrying",
-                step=step.name,
-                attempt=details.attempt,
-                delay=details.delay,
-                error=details.error,
-            )
+            report_end(True, details.error)
             if self.emit is not None:
                 self.emit(
                     ev.StepRetrying(
@@ -320,7 +368,16 @@ class _Run:
                     )
                 )
 
-        return await retry(attempt, policy=attrs.evolve(policy, on_retry=on_retry))
+        try:
+            if policy is None:
+                return await attempt()
+            attempt.__qualname__ = attempt.__name__ = f"{self.plan.workflow}.{step.name}"
+            return await retry(attempt, policy=attrs.evolve(policy, on_retry=on_retry))
+        except Exception as exc:
+            # The last attempt's own error, or (it was cancelled by the policy's timeout) the
+            # TooSlowError that ended the retries.
+            report_end(False, state.error if state.finished is not None else exc)
+            raise
 
     # --- bookkeeping (sync) ---------------------------------------------------------------
 
@@ -331,8 +388,7 @@ class _Run:
         self.finished[i] = now
         self.completed.append(i)
         hot = self.plan.hot[i]
-        name = hot[0]
-        self.log.debug("trio_orch.workflow.step_succeeded", step=name, attempts=self.attempts[i])
+        name = hot.name
         if self.emit is not None:
             started = self.started[i]
             self.emit(ev.StepSucceeded(self.plan.workflow, name, self.attempts[i], now - started))
@@ -340,7 +396,7 @@ class _Run:
             self.tracker_tasks[i].done()
         indegree = self.indegree
         ready = self.ready
-        for j in hot[5:]:
+        for j in hot.dependents:
             indegree[j] -= 1
             if not indegree[j]:  # a SKIPPED step's count never gets back to zero
                 ready.append(j)
@@ -352,21 +408,21 @@ class _Run:
         if self.first_error is None:
             self.first_error = exc
         name = self.plan.nodes[i].step.name
-        self.log.debug(
-            "trio_orch.workflow.step_failed", step=name, attempts=self.attempts[i], error=exc
+        self.log.info(
+            "trio_orch.workflow.step_failed", step=name, attempts=self.attempts[i], error=repr(exc)
         )
         if self.emit is not None:
             self.emit(ev.StepFailed(self.plan.workflow, name, self.attempts[i], exc))
         if self.failure is FailurePolicy.FAIL_FAST:
-            self.stop("workflow failed")
+            self.stop(f"step {name!r} failed")
         else:
             self._skip_dependents(i)
 
     def _cancelled(self, i: int) -> None:
         self.status[i] = _CANCELLED
         self.finished[i] = self.now()
+        self.reasons[i] = self.skip_reason if self.stopping else "workflow cancelled"
         name = self.plan.nodes[i].step.name
-        self.log.debug("trio_orch.workflow.step_cancelled", step=name)
         if self.emit is not None:
             self.emit(ev.StepCancelled(self.plan.workflow, name, self.attempts[i]))
 
@@ -383,8 +439,8 @@ class _Run:
     def _skip(self, j: int, reason: str) -> None:
         self.status[j] = _SKIPPED
         self.indegree[j] = _NEVER
+        self.reasons[j] = reason
         name = self.plan.nodes[j].step.name
-        self.log.debug("trio_orch.workflow.step_skipped", step=name, reason=reason)
         if self.emit is not None:
             self.emit(ev.StepSkipped(self.plan.workflow, name, reason))
 
@@ -407,7 +463,14 @@ class _Run:
     # --- the end --------------------------------------------------------------------------
 
     def settle(self, reason: str) -> None:
-        """Mark steps that never started SKIPPED and still-running ones CANCELLED."""
+        """Mark steps that never started SKIPPED and still-running ones CANCELLED.
+
+        A step that depends on a failed one is skipped because of that dependency; the
+        others because of ``reason``.
+        """
+        for i, status in enumerate(self.status):
+            if status is _FAILED:
+                self._skip_dependents(i)
         for i, status in enumerate(self.status):
             if status is _PENDING:
                 self._skip(i, reason)
@@ -430,11 +493,13 @@ class _Run:
     def step_results(self) -> Mapping[str, StepResult]:
         """``{name: StepResult}`` in definition order (built lazily, once the run is over).
 
-        Drops the run's references to the nursery, bus and tracker: the result outlives them.
+        Drops the run's references to the nursery, bus, tracker and hook: the result outlives
+        them.
         """
         self.nursery = None
         self.emit = None
         self.tracker_tasks = None
+        self.on_attempt = None
         return _StepResults(self)
 
     def step_result(self, i: int) -> StepResult:
@@ -446,6 +511,7 @@ class _Run:
             attempts=self.attempts[i],
             started_at=_time(self.started[i]),
             finished_at=_time(self.finished[i]),
+            reason=self.reasons.get(i),
         )
 
 

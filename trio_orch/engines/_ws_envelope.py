@@ -14,7 +14,6 @@ import typing
 from typing import Any
 
 import attrs
-from cattrs.preconf.json import make_converter
 
 from trio_orch._validate import check_nonempty_str
 
@@ -60,6 +59,13 @@ class DecodeFailure:
     t: str | None = None
 
 
+def _default_converter() -> cattrs.Converter:
+    """cattrs' JSON preset converter (imported here: cattrs costs tens of ms to import)."""
+    from cattrs.preconf.json import make_converter
+
+    return make_converter()
+
+
 @typing.final
 @attrs.define(eq=False)
 class EnvelopeCodec:
@@ -71,7 +77,7 @@ class EnvelopeCodec:
             dataclasses, builtins, enums and datetimes.
     """
 
-    converter: cattrs.Converter = attrs.field(factory=make_converter)
+    converter: cattrs.Converter = attrs.field(factory=_default_converter)
     _types: dict[str, Any] = attrs.field(factory=dict, init=False)
 
     def register(self, t: str, tp: Any) -> None:

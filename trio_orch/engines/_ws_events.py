@@ -1,7 +1,10 @@
 """The events a WebSocket client publishes on an event bus.
 
-Subscribe to :class:`WebSocketEvent` to see all of them.  Each is also logged through
-structlog as ``"trio_orch.ws.<snake_case_name>"``.
+Subscribe to :class:`WebSocketEvent` to see all of them.  They are how to follow a client's
+life (every state change, every failed attempt); the logs carry only the unusual paths: a
+failure followed by a reconnect (``"trio_orch.ws.connection_failed"``, WARNING), a give-up
+(``"trio_orch.ws.gave_up"``, ERROR) and possibly lost messages
+(``"trio_orch.ws.messages_possibly_lost"``, WARNING).
 """
 
 from __future__ import annotations
@@ -52,9 +55,10 @@ class ConnectionFailed(WebSocketEvent):
     """A connection attempt failed, or an open connection died.
 
     Attributes:
-        error: what happened (an ``OSError``, ``trio.TooSlowError``, a trio-websocket
-            ``ConnectionClosed``/``ConnectionRejected``, or the client's own
-            ``HeartbeatTimeout`` description).
+        error: what happened: an ``OSError``; a :class:`trio.TooSlowError` (the attempt
+            took longer than ``connect_timeout``, or a pong did not come within
+            ``heartbeat_timeout``); a trio-websocket ``ConnectionClosed`` or
+            ``ConnectionRejected``.
         attempt: the attempt of the current series that failed.
         retrying: True if the client will try again; False if it gives up.
         delay: seconds until the next attempt, or ``None`` when giving up.
@@ -69,11 +73,14 @@ class ConnectionFailed(WebSocketEvent):
 @typing.final
 @attrs.frozen
 class MessagesPossiblyLost(WebSocketEvent):
-    """Messages were handed to a connection that then died before confirming them.
+    """Messages were handed to a connection that then ended before confirming them.
 
     A message is confirmed when the pong arrives for a ping sent after it was written (the
-    heartbeat's, or the last ping of a graceful close); without a heartbeat every message
-    written to a connection that later dies counts.  They are not resent (that could duplicate them).
+    heartbeat's, or the last ping of a graceful close).  Published however the connection
+    ended: it died, the peer did not answer the graceful close within ``close_timeout``, or
+    the client's block was cancelled.  Without a heartbeat, every message written to a
+    connection that does not close gracefully counts.  They are not resent (that could
+    duplicate them).
 
     Attributes:
         count: messages possibly lost with this connection.

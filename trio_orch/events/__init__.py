@@ -1,6 +1,7 @@
 """events layer of trio_orch: typed events, the event bus, actors, choreography, stream operators.
 
-Imports only ``trio_orch.primitives`` (through its public names) and ``trio_orch._exceptions``.
+Imports only ``trio_orch.primitives`` (through its public names) and the modules below every
+layer (``trio_orch._exceptions``, ``_validate``, ``_groups``, ``_log``).
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 from trio_orch.events._actor import Actor as Actor
 from trio_orch.events._actor import ActorRef as ActorRef
 from trio_orch.events._actor import ActorStats as ActorStats
-from trio_orch.events._actor import RestartPolicy as RestartPolicy
 from trio_orch.events._bus import BusStats as BusStats
 from trio_orch.events._bus import EventBus as EventBus
 from trio_orch.events._bus import Subscription as Subscription
@@ -33,3 +33,5 @@ from trio_orch.events._operators import dedupe as dedupe
 from trio_orch.events._operators import open_pipeline as open_pipeline
 from trio_orch.events._operators import start_pipeline as start_pipeline
 from trio_orch.events._operators import throttle as throttle
+from trio_orch.events._restarts import RestartIntensity as RestartIntensity
+from trio_orch.events._restarts import RestartPolicy as RestartPolicy

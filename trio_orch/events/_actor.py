@@ -16,20 +16,17 @@ choreographer.
 
 from __future__ import annotations
 
-import collections
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, final
 
 import attrs
-import structlog
 import trio
 
-from trio_orch._validate import instance_validator, int_validator, number_validator
+from trio_orch._log import get_logger
 from trio_orch.events._event import ActorFailed, ActorRestarted, Event
-from trio_orch.events._inbox import Inbox, Node, current_node
-from trio_orch.primitives import Jitter, RetryPolicy
+from trio_orch.events._inbox import Inbox, consuming
+from trio_orch.events._restarts import RestartIntensity, RestartPolicy
 
 if TYPE_CHECKING:
-    import random
     from collections.abc import Callable
 
     from trio_orch.events._bus import EventBus
@@ -38,7 +35,7 @@ if TYPE_CHECKING:
 E = TypeVar("E")
 E_contra = TypeVar("E_contra", contravariant=True)
 
-_logger = structlog.get_logger()
+_logger = get_logger("actor")
 #: The most queued events an actor takes in a row without a checkpoint of its own.
 _MAX_STREAK = 32
 
@@ -72,47 +69,6 @@ class SupportsHandle(Protocol[E_contra]):
     async def handle(self, event: E_contra, /) -> None: ...
 
 
-def _default_backoff() -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=2, initial_delay=0.1, max_delay=5.0, multiplier=2.0, jitter=Jitter.NONE
-    )
-
-
-@final
-@attrs.frozen(kw_only=True)
-class RestartPolicy:
-    """Restart a crashed actor, at most ``max_restarts`` times within ``window`` seconds.
-
-    The ``n``-th restart inside the window waits the ``n``-th delay of ``backoff``'s
-    schedule (:meth:`trio_orch.RetryPolicy.delays`; only its delay fields are used, not
-    ``max_attempts``/``retry_on``/``timeout``).  The crash that would be restart number
-    ``max_restarts + 1`` within the window propagates instead.  Only ``Exception``
-    subclasses crash an actor into a restart; ``trio.Cancelled`` and other
-    ``BaseException`` always propagate.
-
-    Args:
-        max_restarts: restarts allowed within ``window`` (>= 0; 0 never restarts).
-        window: the sliding window, in seconds.
-        backoff: the delay schedule (default: 0.1 s doubling up to 5 s, no jitter).
-
-    Raises:
-        TypeError, ValueError: an argument is of the wrong type or out of range.
-    """
-
-    max_restarts: int = attrs.field(default=3, validator=int_validator(minimum=0))
-    window: float = attrs.field(
-        default=60.0, validator=number_validator(strict=True, allow_inf=True)
-    )
-    backoff: RetryPolicy = attrs.field(
-        factory=_default_backoff, validator=instance_validator(RetryPolicy, "a RetryPolicy")
-    )
-
-    def delays(self, rng: random.Random | None = None) -> list[float]:
-        """The ``max_restarts`` backoff delays, in seconds."""
-        schedule = attrs.evolve(self.backoff, max_attempts=self.max_restarts + 1)
-        return list(schedule.delays(rng))
-
-
 @final
 @attrs.frozen
 class ActorStats:
@@ -143,13 +99,12 @@ class ActorRef(Generic[E]):
 
     name: str
     _inbox: Inbox[E]
-    _node: Node
+    _quiet: Quiescence | None = None
     _handled: int = 0
     _failed: int = 0
     _restarts: int = 0
     _running: bool = False
     _busy: bool = False
-    _quiet: Quiescence | None = None
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.name!r}>"
@@ -164,10 +119,15 @@ class ActorRef(Generic[E]):
     async def send(self, event: E) -> None:
         """Queue ``event`` in the actor's inbox, waiting for room if it is a full BLOCK inbox.
 
-        Other policies apply at once (``REJECT`` and a full inbox: the event is refused and
-        counted, not raised, as for the bus).
+        The twin of :meth:`send_nowait`: the same outcome and errors, except that a full
+        ``BLOCK`` inbox makes it wait instead of raising ``WouldBlock``.  ``OLDEST`` and
+        ``NEWEST`` drop as their policy says (counted and reported as
+        :class:`~trio_orch.EventsDropped`).
 
         Raises:
+            trio_orch.QueueFull: a full ``REJECT`` inbox.
+            trio.ClosedResourceError: the inbox is closed (the actor stopped or is stopping),
+                also while waiting for room.
             trio_orch.FlowDeadlock: called from an actor, waiting would close a cycle of
                 full inboxes.
 
@@ -177,10 +137,7 @@ class ActorRef(Generic[E]):
         Checkpoints:
             Always a checkpoint.
         """
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if not self._inbox.try_put(event):
-            await self._inbox.wait_put(event)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._inbox.send(event)
 
     def send_nowait(self, event: E) -> None:
         """Queue ``event`` without waiting, with the inbox's channel semantics.
@@ -195,9 +152,15 @@ class ActorRef(Generic[E]):
     def close(self) -> None:
         """Close the inbox: the actor handles what is queued, calls ``on_stop`` and ends.
 
-        Idempotent; not a checkpoint.
+        Events that flows route to it afterwards are counted as dropped and reported as
+        :class:`~trio_orch.EventsDropped`.  Idempotent; not a checkpoint.
         """
         self._inbox.close()
+
+
+def inbox_of(ref: ActorRef[E]) -> Inbox[E]:
+    """The actor's inbox: the sink a flow attaches to the bus (borrowed, never closed by it)."""
+    return ref._inbox
 
 
 @attrs.define(eq=False)
@@ -208,13 +171,19 @@ class Quiescence:
     nothing otherwise); :meth:`wait` returns once the whole group is quiet at the same time.
     """
 
-    refs: list[ActorRef[Any]] = attrs.Factory(list)
+    _refs: list[ActorRef[Any]] = attrs.Factory(list)
     _event: trio.Event | None = None
+
+    def new_ref(self, name: str, inbox: Inbox[E]) -> ActorRef[E]:
+        """A ref on ``inbox`` for a new member of the group."""
+        ref = ActorRef[E](name, inbox, self)
+        self._refs.append(ref)
+        return ref
 
     def quiet(self) -> bool:
         """True if no running actor is busy or has queued events."""
         return all(
-            not ref._running or (not ref._busy and ref._inbox.queued <= 0) for ref in self.refs
+            not ref._running or (not ref._busy and ref._inbox.queued <= 0) for ref in self._refs
         )
 
     def notify(self) -> None:
@@ -243,9 +212,7 @@ async def run_actor(
     task_status: trio.TaskStatus[ActorRef[Any]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """The actor's task: run it, restart it per policy, or let its crash propagate."""
-    current_node.set(ref._node)
-    delays = restart.delays() if restart is not None else []
-    recent: collections.deque[float] = collections.deque()  # times of recent restarts
+    intensity = RestartIntensity(restart) if restart is not None else None
     started = False
 
     def mark_started() -> None:
@@ -256,37 +223,33 @@ async def run_actor(
 
     ref._running = True
     try:
-        while True:
-            try:
-                await _run_once(actor, ref, stop_timeout, mark_started)
-                return
-            except Exception as exc:
-                ref._failed += 1
-                now = trio.current_time()
-                while restart is not None and recent and recent[0] <= now - restart.window:
-                    recent.popleft()
-                restarting = restart is not None and len(recent) < restart.max_restarts
-                _report_failure(bus, ref, exc, restarting=restarting)
-                if restart is None or not restarting:
-                    if restart is not None:
-                        exc.add_note(
-                            f"actor {ref.name!r} gave up after {restart.max_restarts} "
-                            f"restarts within {restart.window} s"
-                        )
-                    raise
-                delay = delays[len(recent)]
-            # Outside the except block, so the crash is not the context of what follows.
-            recent.append(now)
-            ref._restarts += 1
-            await trio.sleep(delay)
-            _logger.info(
-                "trio_orch.events.actor_restarted",
-                actor=ref.name,
-                restarts=len(recent),
-                delay=delay,
-            )
-            if bus is not None and not bus.closed:
-                bus.emit(ActorRestarted(ref.name, len(recent), delay))
+        with consuming(ref._inbox.consumer):
+            while True:
+                try:
+                    await _run_once(actor, ref, stop_timeout, mark_started)
+                    return
+                except Exception as exc:
+                    ref._failed += 1
+                    delay = None
+                    if intensity is not None:
+                        delay = intensity.record_crash(trio.current_time())
+                    _report_failure(bus, ref, exc, restarting=delay is not None)
+                    if delay is None:
+                        if intensity is not None:
+                            exc.add_note(intensity.give_up_note(f"actor {ref.name!r}"))
+                        raise
+                # Outside the except block, so the crash is not the context of what follows.
+                assert intensity is not None
+                ref._restarts += 1
+                await trio.sleep(delay)
+                _logger.warning(
+                    "trio_orch.actor.restarted",
+                    actor=ref.name,
+                    restarts=intensity.in_window,
+                    delay=delay,
+                )
+                if bus is not None and not bus.closed:
+                    bus.emit(ActorRestarted(ref.name, intensity.in_window, delay))
     finally:
         ref._running = False
         if ref._quiet is not None:
@@ -324,24 +287,20 @@ async def _handle_inbox(actor: SupportsHandle[Any], ref: ActorRef[Any]) -> None:
     event through the buffer, instead of waking a parked task (which costs more).
     """
     inbox = ref._inbox
-    receive = inbox.receive
+    receive_nowait, receive = inbox.receive_nowait, inbox.receive
+    checkpoint = trio.lowlevel.checkpoint
     handle = actor.handle
+    quiet = ref._quiet
     streak = 0
     while True:
         if inbox.queued <= 0 or streak >= _MAX_STREAK:
             streak = 0
-            await trio.lowlevel.checkpoint()
+            await checkpoint()
         try:
-            event = receive.receive_nowait() if inbox.queued > 0 else await receive.receive()
-        except trio.WouldBlock:
-            inbox.queued = 0  # the hint was off (it never is for the inbox's own sends)
-            if ref._quiet is not None:
-                ref._quiet.notify()
-            continue
+            event = receive_nowait() if inbox.queued > 0 else await receive()
         except trio.EndOfChannel:
             await trio.lowlevel.checkpoint()
             return
-        inbox.queued -= 1
         streak += 1
         ref._busy = True
         try:
@@ -351,7 +310,6 @@ async def _handle_inbox(actor: SupportsHandle[Any], ref: ActorRef[Any]) -> None:
             raise
         finally:
             ref._busy = False
-            quiet = ref._quiet
             if quiet is not None and quiet._event is not None and inbox.queued <= 0:
                 quiet.notify()
         ref._handled += 1
@@ -366,7 +324,7 @@ async def _stop(actor: SupportsHandle[Any], ref: ActorRef[Any]) -> None:
         await on_stop()
     except Exception as exc:
         # The actor is stopping anyway; its stop hook failing must not hide why.
-        _logger.error("trio_orch.events.actor_stop_failed", actor=ref.name, exc_info=exc)
+        _logger.error("trio_orch.actor.stop_failed", actor=ref.name, exc_info=exc)
         await trio.lowlevel.checkpoint()
 
 
@@ -377,8 +335,6 @@ def _describe(event: object) -> str:
 def _report_failure(
     bus: EventBus | None, ref: ActorRef[Any], exc: Exception, *, restarting: bool
 ) -> None:
-    _logger.error(
-        "trio_orch.events.actor_failed", actor=ref.name, restarting=restarting, exc_info=exc
-    )
+    _logger.error("trio_orch.actor.failed", actor=ref.name, restarting=restarting, exc_info=exc)
     if bus is not None and not bus.closed:
         bus.emit(ActorFailed(ref.name, exc, restarting))

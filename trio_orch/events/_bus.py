@@ -6,7 +6,8 @@ event class reaches are resolved once (walking the class's MRO, ordered by regis
 cached per class; registering or removing a listener clears the cache.  So ``emit`` is a dict
 lookup and a loop over a tuple of callables, whatever the number of registered types.
 
-Listeners come in three kinds:
+Every listener is a *sink* attached to the bus (see :mod:`trio_orch.events._sink` for the
+protocol; :func:`attach` and :func:`open_inbox` are the seam the choreographer uses too):
 
 * **sync handlers** (``bus.on(T, fn)``) are called inline by ``emit``/``publish``;
 * **async handlers** (``bus.on(T, async_fn)``) each get a bounded inbox and one worker task in
@@ -14,9 +15,9 @@ Listeners come in three kinds:
   async handler never has more than one invocation running, and never more than
   ``max_buffer`` events queued);
 * **subscriptions** (``async with bus.subscribe(T) as events``) are bounded inboxes read by
-  the subscriber.
-
-The choreographer's flows are listeners too (registered through :meth:`EventBus._connect`).
+  the subscriber;
+* the choreographer's **flows** attach an actor's inbox (or their own), wrapped by their
+  ``where``/``transform``.
 """
 
 from __future__ import annotations
@@ -24,22 +25,25 @@ from __future__ import annotations
 import inspect
 import itertools
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 import attrs
-import structlog
 import trio
 
 from trio_orch._exceptions import BusClosed
 from trio_orch._groups import unwrap_single
+from trio_orch._log import callable_name, get_logger
 from trio_orch._validate import check_callable, check_instance, check_int
 from trio_orch.events._event import Event, EventsDropped, HandlerFailed, SystemEvent
-from trio_orch.events._inbox import Inbox, Node, current_node
+from trio_orch.events._inbox import Inbox, Node, consuming
+from trio_orch.events._sink import DELIVERED, Call, Once, Sink
 from trio_orch.primitives import DropPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
     from contextlib import AbstractAsyncContextManager
+    from typing import Self
 
     from trio_orch.primitives import QueueStats
 
@@ -50,13 +54,7 @@ H = TypeVar("H", bound="Callable[..., object]")
 #: Default size of every inbox the bus creates (subscriptions, async handlers).
 DEFAULT_MAX_BUFFER = 100
 
-_logger = structlog.get_logger()
-
-
-def name_of(fn: object) -> str:
-    """A readable name for a handler: its qualified name, else its repr."""
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else repr(fn)
+_logger = get_logger("bus")
 
 
 def is_async_callable(fn: object) -> bool:
@@ -82,7 +80,9 @@ class BusStats:
     Attributes:
         listeners: registered handlers, subscriptions and flows.
         handler_errors: exceptions raised by handlers (each logged and reported).
-        dropped: events that bounded subscribers dropped or refused (each counted).
+        dropped: events that bounded subscribers dropped or refused, as reported so far:
+            a subscriber's first drop at once, then at most one report a second, and the
+            rest when it closes (a subscriber's own ``stats`` count every drop at once).
     """
 
     listeners: int
@@ -90,20 +90,100 @@ class BusStats:
     dropped: int
 
 
+# ---- the seam: attaching sinks ------------------------------------------------------------
+
+
+@final
 @attrs.define(eq=False, repr=False)
-class _Listener:
-    seq: int
+class Attachment:
+    """A sink attached to a bus for one event class; made by :func:`attach`.
+
+    ``owned``: the bus closes the sink when it is detached and when the bus closes (a
+    borrowed sink, such as an actor's inbox under a flow, is never closed by the bus).
+    ``key`` is what :meth:`EventBus.off` compares with (the handler), None for
+    subscriptions and flows.
+    """
+
+    _bus: EventBus
     event_type: type[Event]
-    name: str
-    # What off() compares with; None for subscriptions and flows.
-    handler: object | None
-    deliver_nowait: Callable[[Event], object]
-    # publish's path: try_put(event) returns False when it must await wait_put(event).
-    # None: publish calls deliver_nowait too.
-    try_put: Callable[[Event], bool] | None
-    wait_put: Callable[[Event], Awaitable[None]] | None
-    inbox: Inbox[Event] | None
-    fired: bool = False
+    sink: Sink[Any]
+    key: object | None
+    owned: bool
+    seq: int
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.sink.name!r} to {self.event_type.__qualname__}>"
+
+    def detach(self, *, close: bool = True) -> None:
+        """Remove the sink from the bus (idempotent); close it too if it is owned and ``close``.
+
+        An emit that already took its snapshot still reaches the sink.
+        """
+        bus = self._bus
+        attachments = bus._attachments.get(self.event_type)
+        if attachments is not None:
+            for i, other in enumerate(attachments):
+                if other is self:
+                    del attachments[i]
+                    bus._cache.clear()
+                    break
+            if not attachments:
+                del bus._attachments[self.event_type]
+        if close and self.owned:
+            self.sink.close()
+
+
+def attach(
+    bus: EventBus,
+    event_type: type[Event],
+    sink: Sink[Any],
+    *,
+    owned: bool,
+    key: object | None = None,
+) -> Attachment:
+    """Attach ``sink`` to ``bus`` for ``event_type`` (and its subclasses).
+
+    The internal seam of the events layer (see :mod:`trio_orch.events._sink`): handlers,
+    subscriptions and the choreographer's flows all attach through it.  A :class:`Once`
+    sink is given the detach as its ``on_fire``.
+
+    Raises:
+        BusClosed: the bus is closed.
+    """
+    bus._check_open()
+    attachment = Attachment(bus, event_type, sink, key, owned, next(bus._seq))
+    if isinstance(sink, Once):
+        sink.on_fire = partial(attachment.detach, close=False)
+    bus._attachments.setdefault(event_type, []).append(attachment)
+    bus._cache.clear()
+    return attachment
+
+
+def open_inbox(
+    bus: EventBus,
+    name: str,
+    *,
+    max_size: int,
+    policy: DropPolicy,
+    consumer: Node | None = None,
+) -> Inbox[Any]:
+    """A new :class:`Inbox` whose drops ``bus`` counts and reports as ``EventsDropped``."""
+    return Inbox.open(
+        name, max_size=max_size, policy=policy, consumer=consumer, report=bus._report_drops
+    )
+
+
+class _Resolved(tuple["Callable[[Event], object]", ...]):
+    """The sinks an event class reaches: a tuple of their ``offer`` methods (emit's loop,
+    as fast as a plain tuple) that also holds the sinks themselves (``sinks``)."""
+
+    sinks: tuple[Sink[Event], ...]
+
+    def __new__(cls, sinks: Iterable[Sink[Event]]) -> Self:
+        sinks = tuple(sinks)
+        resolved = super().__new__(cls, [sink.offer for sink in sinks])
+        resolved.sinks = sinks
+        return resolved
 
 
 @final
@@ -119,8 +199,7 @@ class Subscription(trio.abc.ReceiveChannel[E_co], Generic[E_co]):
     event_type: type[E_co]
     name: str
     _inbox: Inbox[Any]
-    _bus: EventBus
-    _listener: _Listener
+    _attachment: Attachment
 
     def __repr__(self) -> str:
         return f"<Subscription {self.name!r} to {self.event_type.__qualname__}>"
@@ -140,7 +219,7 @@ class Subscription(trio.abc.ReceiveChannel[E_co], Generic[E_co]):
         Cancellation:
             Atomic, as trio's memory channels: an event is returned or nothing is taken.
         """
-        event: E_co = await self._inbox.receive.receive()
+        event: E_co = await self._inbox.receive()
         return event
 
     def receive_nowait(self) -> E_co:
@@ -151,16 +230,16 @@ class Subscription(trio.abc.ReceiveChannel[E_co], Generic[E_co]):
             trio.EndOfChannel: the bus closed and every queued event was received.
             trio.ClosedResourceError: the subscription was closed.
         """
-        event: E_co = self._inbox.receive.receive_nowait()
+        event: E_co = self._inbox.receive_nowait()
         return event
 
     def close(self) -> None:
         """End the subscription: no more events are queued; queued ones are discarded.
 
-        Idempotent; not a checkpoint.
+        The discarded events are counted as drops.  Idempotent; not a checkpoint.
         """
-        self._bus._disconnect(self._listener, close_inbox=False)
-        self._inbox.receive.close()
+        self._attachment.detach(close=False)  # first: the drop report must not land here
+        self._inbox.close_reader()
         self._inbox.close()
 
     async def aclose(self) -> None:
@@ -180,9 +259,9 @@ class EventBus:
     """
 
     _nursery: trio.Nursery
-    _listeners: dict[type[Event], list[_Listener]] = attrs.Factory(dict)
-    _emit_cache: dict[type[Event], tuple[Callable[[Event], object], ...]] = attrs.Factory(dict)
-    _publish_cache: dict[type[Event], tuple[_Listener, ...]] = attrs.Factory(dict)
+    _attachments: dict[type[Event], list[Attachment]] = attrs.Factory(dict)
+    # Per event class: the sinks it reaches, in order, resolved once.
+    _cache: dict[type[Event], _Resolved] = attrs.Factory(dict)
     _seq: itertools.count[int] = attrs.Factory(itertools.count)
     _closed: bool = False
     _handler_errors: int = 0
@@ -286,9 +365,9 @@ class EventBus:
         Returns:
             True if a registration was removed, False if there was none.
         """
-        for listener in reversed(self._listeners.get(event_type, ())):
-            if listener.handler is not None and listener.handler == handler:
-                self._disconnect(listener)
+        for attachment in reversed(self._attachments.get(event_type, ())):
+            if attachment.key is not None and attachment.key == handler:
+                attachment.detach()
                 return True
         return False
 
@@ -298,15 +377,15 @@ class EventBus:
         Subscriptions and flows are not removed: they end with their own ``async with``
         blocks (or when closed).
         """
-        types = list(self._listeners) if event_type is None else [event_type]
+        types = list(self._attachments) if event_type is None else [event_type]
         for cls in types:
-            for listener in list(self._listeners.get(cls, ())):
-                if listener.handler is not None:
-                    self._disconnect(listener)
+            for attachment in list(self._attachments.get(cls, ())):
+                if attachment.key is not None:
+                    attachment.detach()
 
     def event_types(self) -> tuple[type[Event], ...]:
         """The classes that listeners are registered for, in order of first registration."""
-        return tuple(self._listeners)
+        return tuple(self._attachments)
 
     def has_listeners(self, event_type: type[Event] = Event) -> bool:
         """True if an event of ``event_type`` would reach at least one listener.
@@ -314,13 +393,13 @@ class EventBus:
         Listeners registered for a base class of ``event_type`` (and the wildcard
         :class:`Event`) count.
         """
-        return any(cls in self._listeners for cls in event_type.__mro__)
+        return any(cls in self._attachments for cls in event_type.__mro__)
 
     @property
     def stats(self) -> BusStats:
         """A :class:`BusStats` snapshot."""
         return BusStats(
-            listeners=sum(len(v) for v in self._listeners.values()),
+            listeners=sum(len(v) for v in self._attachments.values()),
             handler_errors=self._handler_errors,
             dropped=self._dropped,
         )
@@ -349,14 +428,14 @@ class EventBus:
             TypeError: ``event`` is not an :class:`Event`.
         """
         try:
-            targets = self._emit_cache[type(event)]
+            offers = self._cache[type(event)]
         except KeyError:
-            targets = self._resolve(event)[0]
-        for deliver in targets:
+            offers = self._resolve(event)
+        for offer in offers:
             try:
-                deliver(event)
+                offer(event)
             except Exception as exc:
-                self._handler_failed(name_of(deliver), event, exc)
+                self._report_failure(offers.sinks[offers.index(offer)].name, event, exc)
 
     async def publish(self, event: Event) -> None:
         """Deliver ``event`` to every listener, waiting for room in full ``BLOCK`` inboxes.
@@ -378,18 +457,18 @@ class EventBus:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         try:
-            listeners = self._publish_cache[type(event)]
+            sinks = self._cache[type(event)].sinks
         except KeyError:
-            listeners = self._resolve(event)[1]
-        for listener in listeners:
-            try_put = listener.try_put
-            if try_put is None:
-                try:
-                    listener.deliver_nowait(event)
-                except Exception as exc:
-                    self._handler_failed(listener.name, event, exc)
-            elif not try_put(event):
-                await listener.wait_put(event)  # type: ignore[misc]  # set with try_put
+            sinks = self._resolve(event).sinks
+        delivered = DELIVERED
+        for sink in sinks:
+            try:
+                pending = sink.try_put(event)
+            except Exception as exc:
+                self._report_failure(sink.name, event, exc)
+                continue
+            if pending is not delivered:
+                await sink.wait_put(pending)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     def subscribe(
@@ -434,20 +513,16 @@ class EventBus:
         self, event_type: type[E], max_buffer: int, drop: DropPolicy, name: str | None
     ) -> AsyncIterator[Subscription[E]]:
         name = name or f"subscription:{event_type.__qualname__}"
-        inbox: Inbox[Event] = Inbox.open(
-            name, max_size=max_buffer, policy=drop, report=self._report_drops
-        )
-        listener = self._connect(
-            event_type, name, inbox.offer, (inbox.try_put, inbox.wait_put), inbox=inbox
-        )
-        subscription = Subscription[E](event_type, name, inbox, self, listener)
+        inbox = open_inbox(self, name, max_size=max_buffer, policy=drop)
+        attachment = attach(self, event_type, inbox, owned=True)
+        subscription = Subscription[E](event_type, name, inbox, attachment)
         try:
             await trio.lowlevel.checkpoint()
             yield subscription
         finally:
             subscription.close()
 
-    # ---- internals (also used by the choreographer) -----------------------------------------
+    # ---- internals -------------------------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._closed:
@@ -475,166 +550,53 @@ class EventBus:
 
             return decorator
         check_callable("handler", handler)  # a user may pass anything
-        fn = handler
-        if is_async_callable(fn):
-            self._register_async(
-                event_type,
-                cast("Callable[..., Awaitable[object]]", fn),
-                max_buffer,
-                drop,
-                once=once,
-            )
-        elif once:
-            self._register_sync_once(event_type, fn)
+        name = callable_name(handler)
+        sink: Sink[Event]
+        inbox: Inbox[Event] | None = None
+        if is_async_callable(handler):
+            inbox = open_inbox(self, name, max_size=max_buffer, policy=drop, consumer=Node(name))
+            sink = inbox
         else:
-            self._connect(event_type, name_of(fn), fn, None, handler=fn)
+            sink = Call(handler, name)
+        if once:
+            sink = Once(sink)
+        attach(self, event_type, sink, owned=True, key=handler)
+        if inbox is not None:
+            worker = cast("Callable[[Event], Awaitable[object]]", handler)
+            self._nursery.start_soon(self._run_async_handler, worker, inbox, name=name)
         return handler
 
-    def _register_sync_once(self, event_type: type[Event], handler: Callable[..., object]) -> None:
-        listener: _Listener
-
-        def deliver_once(event: Event) -> None:
-            if listener.fired:
-                return
-            listener.fired = True
-            self._disconnect(listener)
-            handler(event)
-
-        deliver_once.__qualname__ = name_of(handler)
-        listener = self._connect(event_type, name_of(handler), deliver_once, None, handler=handler)
-
-    def _register_async(
-        self,
-        event_type: type[Event],
-        handler: Callable[..., Awaitable[object]],
-        max_buffer: int,
-        drop: DropPolicy,
-        *,
-        once: bool,
-    ) -> None:
-        name = name_of(handler)
-        inbox: Inbox[Event] = Inbox.open(
-            name, max_size=max_buffer, policy=drop, consumer=Node(name), report=self._report_drops
-        )
-        listener: _Listener
-        if once:
-
-            def deliver_once(event: Event) -> None:
-                if not listener.fired:
-                    listener.fired = True
-                    inbox.offer(event)
-                    self._disconnect(listener)
-
-            def try_put_once(event: Event) -> bool:
-                if listener.fired:
-                    return True
-                listener.fired = True
-                if inbox.try_put(event):
-                    self._disconnect(listener)
-                    return True
-                return False
-
-            async def wait_put_once(event: Event) -> None:
-                try:
-                    await inbox.wait_put(event)
-                finally:
-                    self._disconnect(listener)
-
-            listener = self._connect(
-                event_type,
-                name,
-                deliver_once,
-                (try_put_once, wait_put_once),
-                handler=handler,
-                inbox=inbox,
-            )
-        else:
-            listener = self._connect(
-                event_type,
-                name,
-                inbox.offer,
-                (inbox.try_put, inbox.wait_put),
-                handler=handler,
-                inbox=inbox,
-            )
-        self._nursery.start_soon(self._run_async_handler, handler, listener, inbox, name=name)
-
     async def _run_async_handler(
-        self,
-        handler: Callable[[Event], Awaitable[object]],
-        listener: _Listener,
-        inbox: Inbox[Event],
+        self, handler: Callable[[Event], Awaitable[object]], inbox: Inbox[Event]
     ) -> None:
-        current_node.set(inbox.consumer)
-        with inbox.receive:
-            async for event in inbox.receive:
-                try:
-                    await handler(event)
-                except Exception as exc:
-                    self._handler_failed(listener.name, event, exc)
+        with consuming(inbox.consumer):
+            try:
+                async for event in inbox.reader():
+                    try:
+                        await handler(event)
+                    except Exception as exc:
+                        self._report_failure(inbox.name, event, exc)
+            finally:
+                inbox.close_reader()  # what is left (cancelled) is counted as dropped
 
-    def _connect(
-        self,
-        event_type: type[Event],
-        name: str,
-        deliver_nowait: Callable[[Event], object],
-        put: tuple[Callable[[Event], bool], Callable[[Event], Awaitable[None]]] | None,
-        *,
-        handler: object | None = None,
-        inbox: Inbox[Event] | None = None,
-    ) -> _Listener:
-        """Register a listener.
-
-        ``deliver_nowait(event)`` is emit's path; ``put = (try_put, wait_put)`` is publish's
-        (``try_put`` returns False when publish must await ``wait_put``); ``put=None`` means
-        publish calls ``deliver_nowait`` too.
-        """
-        self._check_open()
-        try_put, wait_put = put if put is not None else (None, None)
-        listener = _Listener(
-            next(self._seq), event_type, name, handler, deliver_nowait, try_put, wait_put, inbox
-        )
-        self._listeners.setdefault(event_type, []).append(listener)
-        self._emit_cache.clear()
-        self._publish_cache.clear()
-        return listener
-
-    def _disconnect(self, listener: _Listener, *, close_inbox: bool = True) -> None:
-        """Remove a listener (idempotent) and close its inbox's sending side."""
-        listeners = self._listeners.get(listener.event_type)
-        if listeners is not None:
-            for i, other in enumerate(listeners):
-                if other is listener:
-                    del listeners[i]
-                    self._emit_cache.clear()
-                    self._publish_cache.clear()
-                    break
-            if not listeners:
-                del self._listeners[listener.event_type]
-        if close_inbox and listener.inbox is not None:
-            listener.inbox.close()
-
-    def _resolve(
-        self, event: Event
-    ) -> tuple[tuple[Callable[[Event], object], ...], tuple[_Listener, ...]]:
+    def _resolve(self, event: Event) -> _Resolved:
         self._check_open()
         cls = event.__class__
         obj: object = event
         if not isinstance(obj, Event):
             msg = f"event must be an instance of an Event subclass, got {obj!r}"
             raise TypeError(msg)
-        found = [listener for base in cls.__mro__ for listener in self._listeners.get(base, ())]
-        found.sort(key=lambda listener: listener.seq)
-        listeners = tuple(found)
-        targets = tuple(listener.deliver_nowait for listener in listeners)
-        self._emit_cache[cls] = targets
-        self._publish_cache[cls] = listeners
-        return targets, listeners
+        found = [a for base in cls.__mro__ for a in self._attachments.get(base, ())]
+        found.sort(key=lambda attachment: attachment.seq)
+        resolved = _Resolved(attachment.sink for attachment in found)
+        self._cache[cls] = resolved
+        return resolved
 
-    def _handler_failed(self, name: str, event: Event, exc: Exception) -> None:
+    def _report_failure(self, name: str, event: Event, exc: Exception) -> None:
+        """A listener raised: log, count, and emit HandlerFailed (not for a HandlerFailed)."""
         self._handler_errors += 1
         _logger.error(
-            "trio_orch.events.handler_failed",
+            "trio_orch.bus.handler_failed",
             handler=name,
             event_type=type(event).__qualname__,
             exc_info=exc,
@@ -642,32 +604,22 @@ class EventBus:
         if not self._closed and not isinstance(event, HandlerFailed):
             self.emit(HandlerFailed(name, event, exc))
 
-    def _report_drops(self, inbox: Inbox[Event], event: Event, count: int) -> None:
-        """An inbox's drop report: count, log, and publish EventsDropped."""
+    def _report_drops(self, inbox: Inbox[Any], event: object, count: int) -> None:
+        """An inbox's (rate-limited) drop report: count, and publish EventsDropped."""
         self._dropped += count
-        _logger.warning(
-            "trio_orch.events.dropped",
-            subscriber=inbox.name,
-            policy=inbox.policy.name,
-            count=count,
-            total=inbox.drops,
-            max_buffer=inbox.max_size,
-            event_type=type(event).__qualname__,
-        )
         if not self._closed and not isinstance(event, SystemEvent):
             self.emit(EventsDropped(inbox.name, inbox.policy.name, count, inbox.drops))
 
     def _close(self) -> None:
-        """Refuse new events; let async handler workers drain their inboxes."""
+        """Refuse new events; let async handler workers and subscribers drain their inboxes."""
         if self._closed:
             return
         self._closed = True
-        self._emit_cache.clear()
-        self._publish_cache.clear()
-        for listeners in list(self._listeners.values()):
-            for listener in listeners:
-                if listener.inbox is not None:
-                    listener.inbox.close()
+        self._cache.clear()
+        for attachments in list(self._attachments.values()):
+            for attachment in attachments:
+                if attachment.owned:
+                    attachment.sink.close()
 
 
 @asynccontextmanager
@@ -708,4 +660,4 @@ async def open_event_bus(*, drain_timeout: float | None = None) -> AsyncIterator
                         nursery.cancel_scope.deadline, trio.current_time() + drain_timeout
                     )
         if nursery.cancel_scope.cancelled_caught:
-            _logger.warning("trio_orch.events.drain_timeout", drain_timeout=drain_timeout)
+            _logger.warning("trio_orch.bus.drain_timeout", drain_timeout=drain_timeout)

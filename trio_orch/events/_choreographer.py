@@ -34,15 +34,15 @@ import trio
 
 from trio_orch._groups import unwrap_single
 from trio_orch._validate import check_callable, check_instance, check_int
-from trio_orch.events._actor import (
-    ActorRef,
-    Quiescence,
-    RestartPolicy,
-    SupportsHandle,
-    run_actor,
+from trio_orch.events._actor import ActorRef, Quiescence, SupportsHandle, inbox_of, run_actor
+from trio_orch.events._bus import (
+    DEFAULT_MAX_BUFFER,
+    EventBus,
+    attach,
+    check_event_type,
+    open_inbox,
 )
-from trio_orch.events._bus import DEFAULT_MAX_BUFFER, EventBus, check_event_type
-from trio_orch.events._inbox import Inbox, Node, current_node
+from trio_orch.events._inbox import Inbox, Node, consuming
 from trio_orch.events._operators import (
     Operator,
     ThrottleMode,
@@ -52,13 +52,16 @@ from trio_orch.events._operators import (
     start_pipeline,
     throttle,
 )
+from trio_orch.events._restarts import RestartPolicy
+from trio_orch.events._sink import DELIVERED, Filtered, Mapped
 from trio_orch.primitives import DropPolicy
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 
-    from trio_orch.events._bus import _Listener
+    from trio_orch.events._bus import Attachment
     from trio_orch.events._event import Event
+    from trio_orch.events._sink import Sink
 
 E = TypeVar("E", bound="Event")
 T = TypeVar("T")
@@ -84,11 +87,9 @@ class Flow(Generic[E]):
     _transform: Callable[[E], object] | None
     _max_buffer: int
     _operators: list[Operator] = attrs.Factory(list)
-    _listener: _Listener | None = None
-    _node: Node | None = None
+    _attachment: Attachment | None = None
     _task_started: bool = False
     _closed: bool = False
-    _pending: list[object] = attrs.Factory(list)
     # Set when the current operator task has ended; items it forwarded to the actor.
     _done: trio.Event | None = None
     _forwarded: int = 0
@@ -149,76 +150,39 @@ class Flow(Generic[E]):
         Idempotent; not a checkpoint.
         """
         self._closed = True
-        if self._listener is not None:
-            self._choreo.bus._disconnect(self._listener)
-            self._listener = None
+        if self._attachment is not None:
+            self._attachment.detach()
+            self._attachment = None
 
     # ---- internals ---------------------------------------------------------------------
 
     def _connect(self) -> None:
-        """(Re)register the bus listener for the current mode: direct, or through a task."""
+        """(Re)attach the flow to the bus for the current mode: direct, or through a task.
+
+        Direct: the actor's inbox, borrowed (never closed by the flow).  With operators: a
+        fresh inbox of the flow's own, read by a fresh operator task; detaching closes it,
+        so the old task flushes and ends.
+        """
         bus = self._choreo.bus
-        if self._listener is not None:
-            bus._disconnect(self._listener)
-            self._listener = None
+        if self._attachment is not None:
+            self._attachment.detach()
+            self._attachment = None
+        target: Sink[Any]
         if not self._operators:
-            target: Inbox[Any] = self._to._inbox
+            target = inbox_of(self._to)
         else:
-            self._node = Node(self.name)
-            target = Inbox.open(
-                self.name,
-                max_size=self._max_buffer,
-                policy=DropPolicy.BLOCK,
-                consumer=self._node,
-                report=bus._report_drops,
+            node = Node(self.name)
+            inbox = open_inbox(
+                bus, self.name, max_size=self._max_buffer, policy=DropPolicy.BLOCK, consumer=node
             )
             self._done = trio.Event()
-            self._choreo._flows_nursery.start_soon(self._run, target, self._done, name=self.name)
-        deliver_nowait, try_put, wait_put = self._deliverers(target)
-        self._listener = bus._connect(
-            self.event_type,
-            self.name,
-            deliver_nowait,
-            (try_put, wait_put),
-            inbox=target if self._operators else None,
-        )
-
-    def _deliverers(
-        self, target: Inbox[Any]
-    ) -> tuple[
-        Callable[[Event], None],
-        Callable[[Event], bool],
-        Callable[[Event], Any],
-    ]:
-        where, transform, bus, name = self._where, self._transform, self._choreo.bus, self.name
-        pending = self._pending
-        if where is None and transform is None:
-            return target.offer, target.try_put, target.wait_put
-
-        def deliver_nowait(event: Any) -> None:
-            # Errors propagate to bus.emit, which reports them under this function's name.
-            if where is None or where(event):
-                target.offer(event if transform is None else transform(event))
-
-        deliver_nowait.__qualname__ = name
-
-        def try_put(event: Any) -> bool:
-            try:
-                if where is not None and not where(event):
-                    return True
-                item = event if transform is None else transform(event)
-            except Exception as exc:
-                bus._handler_failed(name, event, exc)
-                return True
-            if target.try_put(item):
-                return True
-            pending.append(item)  # publish calls wait_put next, with no checkpoint between
-            return False
-
-        async def wait_put(_event: Any) -> None:
-            await target.wait_put(pending.pop())
-
-        return deliver_nowait, try_put, wait_put
+            self._choreo._flows_nursery.start_soon(self._run, inbox, self._done, name=self.name)
+            target = inbox
+        if self._transform is not None:
+            target = Mapped(target, self._transform, self.name)
+        if self._where is not None:
+            target = Filtered(target, self._where, self.name)
+        self._attachment = attach(bus, self.event_type, target, owned=bool(self._operators))
 
     def _flush(self) -> trio.Event | None:
         """Swap in a fresh operator pipeline; the old one flushes into the actor and ends.
@@ -236,16 +200,17 @@ class Flow(Generic[E]):
     async def _run(self, inbox: Inbox[Any], done: trio.Event) -> None:
         """The operator task: inbox -> operators -> the actor's inbox (waiting for room)."""
         self._task_started = True
-        current_node.set(self._node)
-        to = self._to._inbox
+        to = inbox_of(self._to)
         try:
-            async with trio.open_nursery() as nursery:
-                out = start_pipeline(nursery, inbox.receive, *self._operators)
-                async with out:
-                    async for item in out:
-                        if not to.try_put(item):
-                            await to.wait_put(item)
-                        self._forwarded += 1
+            with consuming(inbox.consumer):
+                async with trio.open_nursery() as nursery:
+                    out = start_pipeline(nursery, inbox.reader(), *self._operators)
+                    async with out:
+                        async for item in out:
+                            pending = to.try_put(item)
+                            if pending is not DELIVERED:
+                                await to.wait_put(pending)
+                            self._forwarded += 1
         finally:
             done.set()
 
@@ -324,14 +289,9 @@ class Choreographer:
             raise ValueError(msg)
         self._check_open()
         name = self._unique_name(name or type(actor).__qualname__, explicit=name is not None)
-        node = Node(name)
-        queue: Inbox[Any] = Inbox.open(
-            name, max_size=inbox, policy=drop, consumer=node, report=self.bus._report_drops
-        )
-        ref = ActorRef[T](name, queue, node)
-        ref._quiet = self._quiet
+        queue = open_inbox(self.bus, name, max_size=inbox, policy=drop, consumer=Node(name))
+        ref: ActorRef[T] = self._quiet.new_ref(name, queue)
         self._refs.append(ref)
-        self._quiet.refs.append(ref)
         started: ActorRef[T] = await self._actors_nursery.start(
             _spawned,
             actor,

@@ -11,16 +11,16 @@ Naming scheme for events that trio_orch publishes (every component follows it):
 * Every event trio_orch publishes subclasses :class:`SystemEvent`, so one subscription to
   ``SystemEvent`` sees all of them and ``Event`` (the wildcard) sees them and yours.
 * Each component defines one base class named ``<Component>Event(SystemEvent)``
-  (``BusEvent``, ``ActorEvent`` here; ``WorkflowEvent``, ``ServiceEvent``, ``JobEvent``,
-  ``PluginEvent``, ``ResourceEvent`` in the layers above), so subscribing to the base class
-  sees all events of one component.
+  (``BusEvent`` and ``ActorEvent`` here; the engines and the runtime define their own
+  ``SystemEvent`` subclasses the same way), so subscribing to the base class sees all events
+  of one component.
 * Concrete events are named ``<Subject><PastTenseVerb>``: ``HandlerFailed``,
-  ``EventsDropped``, ``ActorRestarted``, ``StepStarted``, ``WorkflowFinished``,
-  ``ServiceHealthChanged``, ``JobCompleted``, ``PluginLoaded``, ``ResourceAllocated``.
-* Fields identify the subject by name (``handler``, ``actor``, ``workflow``, ``step``) as
-  plain strings, then carry the data; exceptions are carried as ``error``.
-* The matching structlog event name is ``"trio_orch.<component>.<snake_case_verb>"``
-  (``HandlerFailed`` is logged as ``"trio_orch.events.handler_failed"``).
+  ``EventsDropped``, ``ActorFailed``, ``ActorRestarted``.
+* Fields identify the subject by name (``handler``, ``actor``, ...) as plain strings, then
+  carry the data; exceptions are carried as ``error``.
+* The matching structlog event is ``"trio_orch.<area>.<snake_case_verb>"``, logged through
+  the standard-library logger ``trio_orch.<area>`` (``HandlerFailed`` is logged as
+  ``"trio_orch.bus.handler_failed"``, ``ActorFailed`` as ``"trio_orch.actor.failed"``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class BusEvent(SystemEvent):
 class HandlerFailed(BusEvent):
     """A handler (or a flow's ``where``/``transform``) raised while handling ``event``.
 
-    The error was logged as ``"trio_orch.events.handler_failed"`` and counted in
+    The error was logged as ``"trio_orch.bus.handler_failed"`` and counted in
     :attr:`trio_orch.EventBus.stats`; other handlers still received the event.  A handler
     that fails on a ``HandlerFailed`` event is logged and counted but not reported again.
 
@@ -75,9 +75,10 @@ class HandlerFailed(BusEvent):
 class EventsDropped(BusEvent):
     """A bounded subscriber (subscription, async handler, actor inbox) dropped events.
 
-    Published at most once per second per subscriber (the first drop at once), summarising
-    the drops since the previous report; drops of :class:`SystemEvent` instances are counted
-    and logged but not reported by another ``EventsDropped``.
+    Published with each log of the drops (``"trio_orch.bus.dropped"``): the first drop at
+    once, then at most once a second per subscriber, and the rest when it closes; each
+    summarises the drops since the previous report.  Drops of :class:`SystemEvent`
+    instances are counted and logged but not reported by another ``EventsDropped``.
 
     Attributes:
         subscriber: the subscriber's name.

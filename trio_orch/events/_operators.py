@@ -14,32 +14,44 @@ Stages are joined by bounded ``BLOCK`` channels (``max_buffer`` items), so backp
 upstream.  A stage closes its output when its input ends (after flushing what it holds: a
 partial batch, a pending debounced or throttled item) and closes its input when it ends; a
 closed output (the consumer went away) ends the stage quietly.  Every item an operator
-discards is counted in :attr:`Operator.stats` and logged (``"trio_orch.events.operator_dropped"``,
-the first at once, then at most once a second).  One operator object may run on several
-streams at once; its counters add up over all of them.
+discards is counted in :attr:`Operator.stats` and logged (``"trio_orch.operators.dropped"``,
+at INFO: the first at once, then at most once a second).  One operator object may run on
+several streams at once; its counters add up over all of them.
+
+An operator that raises (a ``dedupe`` key function, say) fails its pipeline, loudly:
+
+* the item it raised on and the items still queued in its input are counted as dropped and
+  logged (``"trio_orch.operators.failed"``, ERROR);
+* its output is *not* closed, so the consumer never mistakes the failure for the end of the
+  input: the stage's error cancels the nursery the stages run in, and the consumer, waiting
+  in that nursery's scope, is cancelled;
+* the error comes out of the nursery: out of ``open_pipeline``'s block (unwrapped), or out
+  of the caller's nursery for ``start_pipeline``, or out of the choreographer for a flow.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import math
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
-import structlog
 import trio
 
 from trio_orch._groups import unwrap_single
+from trio_orch._log import DropLogger, get_logger
 from trio_orch._validate import check_callable, check_instance, check_int, check_number
 from trio_orch.primitives import open_bounded_channel
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Hashable
 
-_logger = structlog.get_logger()
-_LOG_INTERVAL = 1.0
+_logger = get_logger("operators")
+#: Seconds a stage may spend closing its channels (shielded) when it ends.
+_CLOSE_TIMEOUT = 5.0
 #: Default size of the channels between stages.
 DEFAULT_STAGE_BUFFER = 16
 #: what :meth:`Operator._next` returns once the input ended
@@ -54,7 +66,9 @@ class OperatorStats:
     Attributes:
         received: items read from the input.
         emitted: items (batches count one each) written to the output.
-        dropped: items discarded by design (throttled, superseded, duplicates).
+        dropped: items discarded: by design (throttled, superseded, duplicates), or
+            because the operator raised (the item it raised on and those still queued in
+            its input).
     """
 
     received: int
@@ -73,14 +87,18 @@ class Operator:
 
     _received: int = attrs.field(default=0, init=False)
     _emitted: int = attrs.field(default=0, init=False)
-    _dropped: int = attrs.field(default=0, init=False)
-    _logged: int = attrs.field(default=0, init=False)
-    _last_log: float | None = attrs.field(default=None, init=False)
+    _drops: DropLogger = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        operator = type(self).__name__.lower()
+        self._drops = DropLogger(
+            _logger, "trio_orch.operators.dropped", {"operator": operator}, level=logging.INFO
+        )
 
     @property
     def stats(self) -> OperatorStats:
         """An :class:`OperatorStats` snapshot."""
-        return OperatorStats(self._received, self._emitted, self._dropped)
+        return OperatorStats(self._received, self._emitted, self._drops.count)
 
     async def run(
         self, receive: trio.abc.ReceiveChannel[Any], send: trio.abc.SendChannel[Any]
@@ -124,18 +142,30 @@ class Operator:
         self._received += 1
         return item
 
-    def _drop(self, count: int = 1) -> None:
-        self._dropped += count
-        now = trio.current_time()
-        if self._last_log is None or now - self._last_log >= _LOG_INTERVAL:
-            self._last_log = now
-            _logger.info(
-                "trio_orch.events.operator_dropped",
-                operator=type(self).__name__.lower(),
-                since_last_log=self._dropped - self._logged,
-                total=self._dropped,
-            )
-            self._logged = self._dropped
+    def _drop(self) -> None:
+        self._drops.add()
+
+    def _failed(self, error: Exception, receive: trio.abc.ReceiveChannel[Any]) -> None:
+        """The operator raised ``error``: count as received and dropped what is still queued
+        in ``receive`` (taken now), and log the failure."""
+        queued = 0
+        receive_nowait = getattr(receive, "receive_nowait", None)
+        if receive_nowait is not None:
+            while True:
+                try:
+                    receive_nowait()
+                except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                    break
+                queued += 1
+        self._received += queued
+        self._drops.count_logged(queued)
+        _logger.error(
+            "trio_orch.operators.failed",
+            operator=type(self).__name__.lower(),
+            queued_dropped=queued,
+            total_dropped=self._drops.count,
+            exc_info=error,
+        )
 
     async def _emit(self, send: trio.abc.SendChannel[Any], item: object) -> None:
         await send.send(item)
@@ -287,8 +317,13 @@ class Dedupe(Operator):
             now = trio.current_time()
             while seen and next(iter(seen.values())) <= now:
                 seen.popitem(last=False)
-            key = item if key_of is None else key_of(item)
-            if key in seen:
+            try:
+                key = item if key_of is None else key_of(item)
+                known = key in seen
+            except Exception:
+                self._drops.count_logged(1)  # the item is lost: logged with the failure
+                raise
+            if known:
                 self._drop()
                 continue
             seen[key] = now + self.window
@@ -375,11 +410,26 @@ async def _run_stage(
     receive: trio.abc.ReceiveChannel[Any],
     send: trio.abc.SendChannel[Any],
 ) -> None:
-    async with receive, send:
-        try:
-            await operator.run(receive, send)
-        except trio.BrokenResourceError:
-            return  # the consumer closed its end: nobody wants the output any more
+    """Run one stage, then close its input, and its output unless the operator raised.
+
+    Leaving the output open on failure is what keeps the consumer from seeing a normal end:
+    the stage's error cancels the nursery, and the consumer with it.
+    """
+    failed = False
+    try:
+        await operator.run(receive, send)
+    except trio.BrokenResourceError:
+        pass  # the consumer closed its end: nobody wants the output any more
+    except Exception as exc:
+        failed = True
+        operator._failed(exc, receive)
+        raise
+    finally:
+        with trio.CancelScope(shield=True) as cleanup:
+            cleanup.deadline = trio.current_time() + _CLOSE_TIMEOUT
+            await receive.aclose()
+            if not failed:
+                await send.aclose()
 
 
 def start_pipeline(
@@ -391,7 +441,9 @@ def start_pipeline(
     """Run ``operators`` one after the other on ``receive``, each as a task in ``nursery``.
 
     The pipeline takes ownership of ``receive`` (it is closed when the first stage ends).
-    The returned channel ends after the input ends and every stage has flushed.
+    The returned channel ends after the input ends and every stage has flushed.  A stage
+    that raises leaves its output open and its error cancels ``nursery`` (see the module
+    docstring): consume the output inside ``nursery``'s scope.
 
     Args:
         nursery: where the stage tasks run.
@@ -428,6 +480,11 @@ async def open_pipeline(
 
     Raises:
         TypeError, ValueError: as :func:`start_pipeline`.
+        Exception: what an operator raised: the block's body is cancelled and the error
+            comes out of the block, unwrapped (see the module docstring).
+
+    Cancellation:
+        Cancelling the block cancels the stages.
     """
     with unwrap_single("open_pipeline()"):
         async with trio.open_nursery() as nursery:

@@ -1,11 +1,14 @@
-"""Primitives: errors, retry, cancellation, limits, bounded channels, progress, store.
+"""Primitives: errors, retry and backoff, cancellation, limits, bounded channels, progress, store.
 
-The lowest layer: it imports nothing from the rest of trio_orch but ``trio_orch._exceptions``.
-Each section below belongs to one private module.
+The lowest layer: it imports nothing from the rest of trio_orch but the modules below every
+layer (``_exceptions``, ``_validate``, ``_groups``, ``_log``).  Each section below belongs
+to one private module.
 """
 
 from __future__ import annotations
 
+from trio_orch.primitives._backoff import Backoff as Backoff
+from trio_orch.primitives._backoff import Jitter as Jitter
 from trio_orch.primitives._cancel import cancel_on as cancel_on
 from trio_orch.primitives._channel_state import DropPolicy as DropPolicy
 from trio_orch.primitives._channel_state import QueueStats as QueueStats
@@ -20,13 +23,14 @@ from trio_orch.primitives._errors import is_permanent as is_permanent
 from trio_orch.primitives._errors import is_transient as is_transient
 from trio_orch.primitives._eta import EtaEstimator as EtaEstimator
 from trio_orch.primitives._eta import ProgressSnapshot as ProgressSnapshot
+from trio_orch.primitives._eta import format_eta as format_eta
 from trio_orch.primitives._limiter import ConcurrencyLimiter as ConcurrencyLimiter
 from trio_orch.primitives._limiter import LimiterStats as LimiterStats
 from trio_orch.primitives._progress import ProgressStats as ProgressStats
 from trio_orch.primitives._progress import ProgressTask as ProgressTask
 from trio_orch.primitives._progress import ProgressTracker as ProgressTracker
+from trio_orch.primitives._progress import ThreadRunner as ThreadRunner
 from trio_orch.primitives._progress import open_progress_tracker as open_progress_tracker
-from trio_orch.primitives._retry import Jitter as Jitter
 from trio_orch.primitives._retry import RetryDetails as RetryDetails
 from trio_orch.primitives._retry import RetryPolicy as RetryPolicy
 from trio_orch.primitives._retry import retry as retry

@@ -12,10 +12,10 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Generic, TypeVar, final
 
 import attrs
-import structlog
 import trio
 
 from trio_orch._exceptions import QueueFull
+from trio_orch._log import DropLogger, get_logger
 from trio_orch._validate import check_callable, check_instance, check_int
 
 if TYPE_CHECKING:
@@ -23,12 +23,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_logger = structlog.get_logger()
-
-#: A drop summary is logged at most this often (seconds of trio time).
-_LOG_INTERVAL = 1.0
-#: Under a flood of drops the clock is read at least every this many drops.
-_MAX_LOG_STEP = 4096
+_logger = get_logger("channel")
 
 
 class DropPolicy(enum.Enum):
@@ -58,9 +53,10 @@ class QueueStats:
     """A snapshot of a bounded channel's counters, from ``send.stats`` or ``receive.stats``.
 
     ``sent`` counts the ``send``/``send_nowait`` calls that succeeded (so it includes the items
-    a drop policy discarded; a blocked ``send`` counts once its item enters); ``dropped`` counts the accepted items that were discarded
-    instead of delivered (evicted by ``OLDEST``, discarded by ``NEWEST``, or still buffered when
-    the last receive handle closed); ``rejected`` counts the ``QueueFull`` raised by ``REJECT``.
+    a drop policy discarded; a blocked ``send`` counts once its item enters); ``dropped``
+    counts the accepted items that were discarded instead of delivered (evicted by ``OLDEST``,
+    discarded by ``NEWEST``, or still buffered when the last receive handle closed);
+    ``rejected`` counts the ``QueueFull`` raised by ``REJECT``.
     So ``sent == received + size + dropped`` always holds.
 
     Attributes:
@@ -79,58 +75,6 @@ class QueueStats:
 
 
 @attrs.define(eq=False)
-class RateLimitedLog:
-    """Logs a growing counter: at once for the first event, then at most once per interval.
-
-    The caller bumps ``count`` itself and calls :meth:`maybe_log` only when ``count`` reaches
-    ``log_at``, so the per-event cost is one comparison. The step between clock readings
-    doubles while nothing is due (up to ``_MAX_LOG_STEP``) and shrinks back to 1 after a log,
-    so slow trickles are logged promptly and floods cost one clock read per thousands of events.
-    Outside a trio run there is no trio clock; logs then happen on powers of two.
-    """
-
-    event: str
-    #: Logged with every event: the channel's name, policy and max_size.
-    context: dict[str, object]
-    count: int = 0
-    log_at: int = 1
-    _logged: int = 0
-    _last_time: float | None = None
-    _step: int = 1
-
-    def maybe_log(self) -> None:
-        try:
-            now: float | None = trio.current_time()
-        except RuntimeError:
-            now = None
-        due = now is None or self._last_time is None or now - self._last_time >= _LOG_INTERVAL
-        if due:
-            self.flush()
-            self._last_time = now
-            self._step = 1 if now is not None else max(self.count, 1)
-        else:
-            self._step = min(self._step * 2, _MAX_LOG_STEP)
-        self.log_at = self.count + self._step
-
-    def count_logged(self, n: int) -> None:
-        """Count ``n`` events that the caller logs itself."""
-        self.count += n
-        self._logged += n
-
-    def flush(self) -> None:
-        """Log the events not logged yet, if any."""
-        if self.count == self._logged:
-            return
-        _logger.warning(
-            self.event,
-            **self.context,
-            total=self.count,
-            since_last_log=self.count - self._logged,
-        )
-        self._logged = self.count
-
-
-@attrs.define(eq=False)
 class ChannelState(Generic[T]):
     """What every handle of one channel shares."""
 
@@ -144,14 +88,12 @@ class ChannelState(Generic[T]):
     send_tasks: OrderedDict[trio.lowlevel.Task, T] = attrs.Factory(OrderedDict)
     receive_tasks: OrderedDict[trio.lowlevel.Task, None] = attrs.Factory(OrderedDict)
     sent: int = 0
-    drops: RateLimitedLog = attrs.field(init=False)
-    rejects: RateLimitedLog = attrs.field(init=False)
-    full_message: str = attrs.field(init=False)
+    drops: DropLogger = attrs.field(init=False)
+    rejects: DropLogger = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.full_message = str(QueueFull(self.max_size))
-        self.drops = RateLimitedLog("trio_orch.channel.dropped", self.log_context())
-        self.rejects = RateLimitedLog("trio_orch.channel.rejected", self.log_context())
+        self.drops = DropLogger(_logger, "trio_orch.channel.dropped", self.log_context())
+        self.rejects = DropLogger(_logger, "trio_orch.channel.rejected", self.log_context())
 
     def describe(self) -> str:
         named = f"{self.name!r} " if self.name is not None else ""
@@ -196,11 +138,7 @@ class ChannelState(Generic[T]):
             rejects.count += 1
             if rejects.count >= rejects.log_at:
                 rejects.maybe_log()
-            # The same exception QueueFull(max_size) builds, minus formatting the same message
-            # on every rejection (a fifth of the reject path's cost).
-            exc = QueueFull.__new__(QueueFull, self.full_message)
-            exc.max_size = self.max_size
-            return exc
+            return QueueFull(self.max_size)
         else:
             return trio.WouldBlock()
         return None

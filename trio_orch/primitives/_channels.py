@@ -124,7 +124,12 @@ class BoundedSendChannel(trio.abc.SendChannel[T]):
         return self._state.stats()
 
     def statistics(self) -> QueueStats:
-        """The same as :attr:`stats`, for symmetry with trio's ``statistics()``."""
+        """The same snapshot as :attr:`stats`.
+
+        trio_orch's convention is the :attr:`stats` property; this method exists only because
+        the class mirrors trio's memory channels, whose ``statistics()`` code written for
+        trio may call.
+        """
         return self._state.stats()
 
     @trio.lowlevel.enable_ki_protection
@@ -278,7 +283,12 @@ class BoundedReceiveChannel(trio.abc.ReceiveChannel[T]):
         return self._state.stats()
 
     def statistics(self) -> QueueStats:
-        """The same as :attr:`stats`, for symmetry with trio's ``statistics()``."""
+        """The same snapshot as :attr:`stats`.
+
+        trio_orch's convention is the :attr:`stats` property; this method exists only because
+        the class mirrors trio's memory channels, whose ``statistics()`` code written for
+        trio may call.
+        """
         return self._state.stats()
 
     @trio.lowlevel.enable_ki_protection

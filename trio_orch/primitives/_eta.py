@@ -1,56 +1,90 @@
-"""The ETA model: a pure, synchronous, deterministic progress-rate estimator.
+"""The ETA model: a pure, synchronous, deterministic, scale-free progress-rate estimator.
 
 :class:`EtaEstimator` turns a stream of ``(time, fraction)`` samples into
 :class:`ProgressSnapshot` values.  It is the part of progress tracking that runs in a worker
 thread; it knows nothing about Trio and never reads a clock itself.
 
-The model, in short:
+**Scale-free.**  No constant is in seconds.  Time is measured in units of the first interval
+that showed progress and every threshold is relative to what the estimator has seen: the typical
+gap between advances, the time elapsed.  Multiplying every timestamp by ``k`` multiplies every
+ETA (and its range) by ``k``, up to float rounding.
 
-* two exponentially weighted least-squares fits of progress against time, one with a short
-  half-life (reacts to a change of speed) and one with a long half-life (averages the noise),
-  kept as running sums so that an update is O(1);
-* the two slopes are blended by inverse variance, where the long fit's variance also counts the
-  squared gap between the two slopes: when the speed changes the short fit takes over, when it
-  does not the long one dominates;
-* a parabola fitted over the long half-life estimates the acceleration; shrunk towards zero
-  unless it clearly stands out from its noise, it bends the ETA (speeding up, slowing down) for a
-  bounded horizon;
-* stall detection: when no progress has been seen for several typical gaps, the estimator stops
-  feeding the fits (the rate is held) and flags the snapshot ``stalled``; when progress resumes the
-  stalled time is cut out of the fits' time axis, so the pre-stall history still counts.
+**The model**, in short (see ``docs/progress.md`` for the reasoning):
 
-``benchmarks/bench_progress.py`` measures it against tqdm's exponential moving average of the rate
-on synthetic traces (steady, noisy, stalled then resumed, speeding up, slowing down).
+* The fits see *intervals between advances*: a sample that shows no progress only makes the
+  current interval longer.  Each interval adds to running sums (O(1)) of five kernels that weigh
+  the past by ``tau**k``, ``k`` in ``0, 1, 3, 7, 15``, where ``tau`` is the active time since the
+  first sample: ``k = 0`` is the lifetime average, ``k = 15`` looks at about the last 6 % of the
+  history.  So the windows are fractions of the history, never a number of seconds.
+* The noise is measured as the spread of the progress increments around the lifetime rate (a
+  random walk: variance proportional to the interval).  That gives each kernel's rate a
+  variance.  The rate used is the longest window that agrees, within 3 standard deviations,
+  with every shorter one (Lepski's rule): the lifetime average while the speed is steady, a
+  shorter window as soon as it is not.
+* A trend (speeding up, slowing down) is the difference between the linearly weighted rate and
+  the lifetime rate; it is used in full when it stands 4.5 standard deviations out of the noise,
+  not at all under 2.5.  The ETA then follows the trend for at most the time elapsed so far and
+  within a 4x speed-up / 0.6x slow-down.
+* Waiting: while no progress arrives the ETA stays put for one typical gap (progress often comes
+  in steps), then grows with the wait, by ``max(1, eta / elapsed)`` per second (what has lasted
+  long is likely to last).  After ``stall_gaps`` typical gaps the snapshot is flagged
+  ``stalled``, and when progress resumes the stall is cut out of the fits' time axis.
+* A lower reported fraction is a revised total: the history is rescaled to the new total (O(1),
+  the sums are linear in progress).  A drop to 0 is a restart: the fits start again.
+* The 80 % range ``[eta_low, eta_high]`` is log-normal around the work estimate: the variance of
+  the rate, the noise still to come over the remaining time, the disagreement between the
+  windows and the trend, and an allowance for changes of speed not seen yet (larger early on,
+  three times larger upwards, since jobs slow down, stall and grow more often than they end
+  early), widened by Student's t while few intervals have been seen; a wait adds between 1/9 and
+  9 times itself (Gott's 80 % interval for how long something already going on will last).
+  The constants were calibrated on seeds 0-11 of the trace set of ``benchmarks/_traces.py``.
+* The running sums and the estimate are updated only when progress advances (or is revised);
+  a sample without progress only adds the wait to the stored estimate.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import typing
 
 import attrs
 
 from trio_orch._validate import check_number
 
-__all__ = ["EtaEstimator", "ProgressSnapshot"]
+__all__ = ["EtaEstimator", "ProgressSnapshot", "format_eta"]
 
-# Below this the x-variance of a fit is treated as zero (all samples at one instant).
-_MIN_SPREAD = 1e-12
-# A floor on slope variances, so that a perfectly straight trace does not divide by zero.
-_MIN_VARIANCE = 1e-18
-# Residuals of cumulative progress are strongly autocorrelated, so the textbook variance of the
-# fitted acceleration understates its doubt by orders of magnitude; tuned on the benchmark traces.
-_ACCEL_DOUBT = 2000.0
-# A trend in the speed is extrapolated at most this many long half-lives ahead, and only until
+# The kernels' powers: k + 1 is a power of two, so the powers come from repeated squaring.
+_KERNELS = (0, 1, 3, 7, 15)
+_POWERS = tuple(k + 1 for k in _KERNELS)
+# Lepski's rule: a window is kept while it agrees with every shorter one within this many sds.
+_AGREE_SDS = 3.0
+_AGREE_VAR = _AGREE_SDS * _AGREE_SDS
+# A trend is used from 0 (at _TREND_FROM sds) to in full (at _TREND_FULL sds).
+_TREND_FROM, _TREND_FULL = 2.5, 4.5
+_TREND_KERNEL = 1
+# The trend is followed for at most this many times the active time elapsed, and only until
 # the speed has grown or shrunk by these factors.
-_TREND_HORIZON = 2.5
-_LN2 = math.log(2.0)
-_LAG = 2.0 / _LN2
-_TREND_MAX_SPEEDUP = 4.0
-_TREND_MAX_SLOWDOWN = 0.4
-#: Rates below this (progress per second: 30 years for the whole job) are rounding noise of
-#: the fits, e.g. the ~1e-17 slope through samples that all have the same progress.
-_MIN_RATE = 1e-9
+_TREND_HORIZON = 1.0
+_TREND_MAX_SPEEDUP, _TREND_MAX_SLOWDOWN = 4.0, 0.6
+# Typical gap between advances: an exponential moving average with this weight for the newest.
+_GAP_WEIGHT = 0.2
+# Differences below this share of the rates are rounding, not disagreement.
+_ROUNDING = 1e-9
+# An interval shorter than this share of the time elapsed counts as no time at all; and the
+# time unit doubles as needed to keep the active time under _MAX_TAU units (so the sums, up to
+# tau**32, stay finite).
+_INSTANT = 1e-12
+_MAX_TAU = 2.0**24
+# The 80 % interval: the normal quantile, the allowance for unseen changes of speed (and how
+# much more of it goes upwards), the log-sd used before three intervals are known, the cap on a
+# log-sd, and Gott's factor for a wait.
+_Z80 = 1.2815515655446004
+_DRIFT = 0.08
+_DRIFT_UP, _DRIFT_DOWN = 3.0, 1.0
+_FIRST_SD = 1.0
+_MAX_SD = 4.0
+_GOTT = 9.0
 
 
 @typing.final
@@ -62,12 +96,16 @@ class ProgressSnapshot:
         progress: the latest reported fraction done, clamped to ``[0, 1]``.
         smoothed: the fraction to display: never runs backwards, always in ``[0, 1]``, exactly
             ``1.0`` once ``progress`` reached 1.
-        rate: the estimated speed, in fraction per second (``>= 0``).
+        rate: the estimated speed of the work, in fraction per second (``>= 0``); while
+            stalled, the speed before the stall.
         eta: estimated seconds until completion: finite and ``>= 0``, ``0.0`` when complete,
-            ``None`` while unknown (fewer than two distinct samples, or no progress yet).
+            ``None`` while unknown (until two samples have shown progress).
         at: the time of the sample (``trio.current_time()`` in a tracker).
-        stalled: ``True`` when no progress has been seen for a while; ``rate`` and ``eta`` then
-            hold their pre-stall values.
+        stalled: ``True`` when no progress has been seen for several typical gaps; ``eta``
+            then grows with the wait.
+        eta_low: the low end of an 80 % range for the time left (``None`` when ``eta`` is):
+            ``eta_low <= eta <= eta_high``.
+        eta_high: the high end of that range.
     """
 
     progress: float
@@ -76,89 +114,13 @@ class ProgressSnapshot:
     eta: float | None
     at: float
     stalled: bool = False
+    eta_low: float | None = None
+    eta_high: float | None = None
 
     @property
     def done(self) -> bool:
         """``True`` once the operation is complete (``smoothed == 1.0``)."""
         return self.smoothed >= 1.0
-
-
-@attrs.define(eq=False)
-class _DecayingFit:
-    """Exponentially weighted least squares of ``y`` on ``x``, as O(1) running sums.
-
-    ``s`` holds ``[x_last, sum(w*w), sum(w*y*y), M0..M4, N0..N2]`` where ``Mk = sum(w * u**k)``
-    and ``Nk = sum(w * u**k * y)`` with ``u = (x - x_last) / half_life``: relative to the latest
-    sample and in units of the half-life, so that the sums stay small.  Moving the origin is an
-    exact binomial shift.  Both a straight line and a parabola can be fitted from them.  The
-    state is one flat list so that saving and restoring it is a cheap copy.
-    """
-
-    half_life: float
-    s: list[float] = attrs.Factory(lambda: [0.0] * 11)
-
-    def add(self, x: float, y: float) -> None:
-        s = self.s
-        x_last, w2, wyy, m0, m1, m2, m3, m4, n0, n1, n2 = s
-        du = (x - x_last) / self.half_life
-        if m0 and du > 0:
-            decay = math.exp(-du * _LN2)
-            d = -du
-            dd = d * d
-            m4 = decay * (m4 + 4 * d * m3 + 6 * dd * m2 + 4 * dd * d * m1 + dd * dd * m0)
-            m3 = decay * (m3 + 3 * d * m2 + 3 * dd * m1 + dd * d * m0)
-            m2 = decay * (m2 + 2 * d * m1 + dd * m0)
-            m1 = decay * (m1 + d * m0)
-            m0 = decay * m0
-            n2 = decay * (n2 + 2 * d * n1 + dd * n0)
-            n1 = decay * (n1 + d * n0)
-            n0 = decay * n0
-            w2 *= decay * decay
-            wyy *= decay
-        s[:] = (x, w2 + 1.0, wyy + y * y, m0 + 1.0, m1, m2, m3, m4, n0 + y, n1, n2)
-
-    def line(self) -> tuple[float, float] | None:
-        """``(slope, variance of the slope)`` of the straight-line fit, or ``None``."""
-        _, w2, wyy, w, m1, m2, _, _, n0, n1, _ = self.s
-        if w <= 0:
-            return None
-        mx, my = m1 / w, n0 / w
-        sxx = m2 / w - mx * mx
-        if sxx <= _MIN_SPREAD:
-            return None
-        sxy = n1 / w - mx * my
-        syy = max(0.0, wyy / w - my * my)
-        slope = sxy / sxx
-        residual = max(0.0, syy - slope * sxy)
-        n_eff = w * w / w2
-        variance = residual / (sxx * max(n_eff - 2.0, 1.0))
-        h = self.half_life
-        return slope / h, max(variance / (h * h), _MIN_VARIANCE)
-
-    def acceleration(self) -> tuple[float, float] | None:
-        """``(acceleration, its variance)`` of the parabola fit, or ``None``."""
-        _, w2, wyy, a, b, c, d, e, n0, n1, n2 = self.s
-        n_eff = a * a / w2 if w2 else 0.0
-        if n_eff < 4.0:
-            return None
-        # The normal equations [[a b c] [b c d] [c d e]] @ (c0, c1, c2) = (n0, n1, n2).
-        cof00 = c * e - d * d
-        cof01 = c * d - b * e
-        cof02 = b * d - c * c
-        det = a * cof00 + b * cof01 + c * cof02
-        if det <= _MIN_SPREAD * a**3:
-            return None
-        cof12 = b * c - a * d
-        cof22 = a * c - b * b
-        c0 = (cof00 * n0 + cof01 * n1 + cof02 * n2) / det
-        c1 = (cof01 * n0 + (a * e - c * c) * n1 + cof12 * n2) / det
-        c2 = (cof02 * n0 + cof12 * n1 + cof22 * n2) / det
-        residual = max(0.0, wyy - (c0 * n0 + c1 * n1 + c2 * n2)) / a
-        # Variance of c2: sigma**2 * (inverse normal matrix)[2][2], rescaled for the weights.
-        sigma2 = residual * n_eff / max(n_eff - 3.0, 1.0)
-        h2 = self.half_life * self.half_life
-        variance = 4.0 * sigma2 * (a / n_eff) * (cof22 / det) / (h2 * h2)
-        return 2.0 * c2 / h2, max(variance, _MIN_VARIANCE)
 
 
 def _is_number(value: object) -> bool:
@@ -174,62 +136,68 @@ def _finite(name: str, value: object) -> None:
         raise ValueError(msg)
 
 
+def _student(dof: float) -> float:
+    """The 90th percentile of Student's t with ``dof`` (>= 2) degrees of freedom.
+
+    The Cornish-Fisher expansion around the normal quantile: within 2 % of the exact value
+    from 2 degrees of freedom on.
+    """
+    z = _Z80
+    z3 = z * z * z
+    return z + (z3 + z) / (4.0 * dof) + (5.0 * z3 * z * z + 16.0 * z3 + 3.0 * z) / (96.0 * dof**2)
+
+
 @typing.final
 @attrs.define(eq=False)
 class EtaEstimator:
     """Estimate the rate and the time left of an operation from its progress samples.
 
-    Pure and synchronous: it never reads a clock (times are passed in) and two estimators fed the
-    same samples give the same snapshots.  It is not thread-safe; a tracker gives each estimator
-    to one worker thread at a time.
+    Pure and synchronous: it never reads a clock (times are passed in) and two estimators fed
+    the same samples give the same snapshots.  Scale-free: every threshold is relative to the
+    gaps between samples and to the time elapsed, so multiplying every time by ``k`` multiplies
+    every ``eta``, ``eta_low`` and ``eta_high`` by ``k``.  Each :meth:`update` is O(1).  It is
+    not thread-safe; a tracker gives each estimator to one worker thread at a time.
 
     Args:
-        short_half_life: half-life, in seconds, of the fast fit that follows changes of speed.
-        long_half_life: half-life, in seconds, of the slow fit that averages out noise.
-        stall_after: a sample counts as stalled when no progress was seen for
-            ``max(stall_after, stall_gaps * typical gap between progress)`` seconds.
-        stall_gaps: see ``stall_after``.
+        stall_gaps: a sample is flagged ``stalled`` when no progress was seen for more than
+            this many typical gaps between advances.
 
     Raises:
-        TypeError: an option is not a number.
-        ValueError: an option is not a finite number > 0, or ``short_half_life`` is greater
-            than ``long_half_life``.
+        TypeError: ``stall_gaps`` is not a number.
+        ValueError: ``stall_gaps`` is not a finite number > 0.
     """
 
-    short_half_life: float = attrs.field(default=1.0, kw_only=True)
-    long_half_life: float = attrs.field(default=12.0, kw_only=True)
-    stall_after: float = attrs.field(default=1.0, kw_only=True)
-    stall_gaps: float = attrs.field(default=5.0, kw_only=True)
+    stall_gaps: float = attrs.field(default=6.5, kw_only=True)
 
-    _short: _DecayingFit = attrs.field(init=False)
-    _long: _DecayingFit = attrs.field(init=False)
     _last: ProgressSnapshot | None = attrs.field(init=False, default=None)
-    _last_advance_at: float = attrs.field(init=False, default=0.0)
-    _typical_gap: float | None = attrs.field(init=False, default=None)
-    _offset: float = attrs.field(init=False, default=0.0)
-    _fed_x: float | None = attrs.field(init=False, default=None)
+    # The latest advance: its time and the fraction it reached.
+    _adv_at: float = attrs.field(init=False, default=0.0)
+    _adv_p: float = attrs.field(init=False, default=0.0)
+    _gap: float | None = attrs.field(init=False, default=None)
     _stalled: bool = attrs.field(init=False, default=False)
-    _rate: float = attrs.field(init=False, default=0.0)
-    _accel: float = attrs.field(init=False, default=0.0)
-    # The model as it was at the latest sample that showed progress, restored when a stall is
-    # detected so that the plateau before the detection does not drag the rate down.
-    _saved: tuple[list[float], list[float], float, float, float | None] | None = attrs.field(
-        init=False, default=None
+    # Progress reported with no time elapsed, added to the next interval.
+    _pending: float = attrs.field(init=False, default=0.0)
+    # Time unit (the first interval with progress) and active time, in that unit.
+    _unit: float = attrs.field(init=False, default=0.0)
+    _tau: float = attrs.field(init=False, default=0.0)
+    # Per kernel: sum(w * dp), sum(w * dt), sum(w**2 * dt), sum(w * dt * tau), w = tau**k.
+    _sums: list[list[float]] = attrs.field(
+        init=False, factory=lambda: [[0.0] * 4 for _ in _KERNELS]
     )
+    # sum(dp**2 / dt), sum(dp), sum(dt), number of intervals.
+    _noise: list[float] = attrs.field(init=False, factory=lambda: [0.0] * 4)
+    # The fit, refreshed at each advance: rate (per unit), trend (per unit**2), the rate's
+    # variance, the noise variance per unit, the lifetime rate.
+    _rate: float = attrs.field(init=False, default=0.0)
+    _trend: float = attrs.field(init=False, default=0.0)
+    _rate_var: float = attrs.field(init=False, default=0.0)
+    _noise_var: float = attrs.field(init=False, default=0.0)
+    _lifetime: float = attrs.field(init=False, default=0.0)
+    # The estimate at the latest advance, in seconds: (work left, low, high), or None.
+    _work: tuple[float, float, float] | None = attrs.field(init=False, default=None)
 
     def __attrs_post_init__(self) -> None:
-        check_number("short_half_life", self.short_half_life, strict=True)
-        check_number("long_half_life", self.long_half_life, strict=True)
-        check_number("stall_after", self.stall_after, strict=True)
         check_number("stall_gaps", self.stall_gaps, strict=True)
-        if self.short_half_life > self.long_half_life:
-            msg = (
-                f"short_half_life must be <= long_half_life ({self.long_half_life!r}), "
-                f"got {self.short_half_life!r}"
-            )
-            raise ValueError(msg)
-        self._short = _DecayingFit(self.short_half_life)
-        self._long = _DecayingFit(self.long_half_life)
 
     @property
     def last(self) -> ProgressSnapshot | None:
@@ -239,9 +207,10 @@ class EtaEstimator:
     def update(self, progress: float, *, at: float) -> ProgressSnapshot:
         """Record that ``progress`` (a fraction) was reached at time ``at``; return the estimate.
 
-        Values outside ``[0, 1]`` are clamped; a value lower than an earlier one (a regression)
-        is recorded as ``progress`` but never moves ``smoothed`` back.  Several samples at the same
-        time are allowed.
+        Values outside ``[0, 1]`` are clamped.  A value lower than the previous one is read as a
+        revised total (the history is rescaled to it; 0 is a restart): it is recorded as
+        ``progress`` and the ETA starts from it, but ``smoothed`` never moves back.  Several
+        samples at the same time are allowed.
 
         Args:
             progress: fraction done; a finite number.
@@ -255,8 +224,11 @@ class EtaEstimator:
             ValueError: ``progress`` or ``at`` is NaN or infinite, or ``at`` runs backwards.
             In both cases the estimator is left unchanged.
         """
-        _finite("progress", progress)
-        _finite("at", at)
+        # x - x is 0.0 for a finite float, NaN otherwise: one check for the usual case.
+        if progress.__class__ is not float or progress - progress != 0.0:
+            _finite("progress", progress)
+        if at.__class__ is not float or at - at != 0.0:
+            _finite("at", at)
         last = self._last
         if last is not None and at < last.at:
             msg = f"at must be >= the previous sample's time ({last.at!r}), got {at!r}"
@@ -264,107 +236,271 @@ class EtaEstimator:
         value = min(1.0, max(0.0, float(progress)))
         at = float(at)
         if last is None:
-            self._last_advance_at = at
+            self._adv_at, self._adv_p = at, value
             smoothed = value
         else:
             smoothed = max(last.smoothed, value)
-            if smoothed > last.smoothed:
-                self._advanced(at)
-        stalled = self._is_stalled(at, smoothed)
-        if stalled and not self._stalled:
-            self._restore()
-        self._stalled = stalled
-        if not stalled:
-            self._feed(at, smoothed)
-            self._rate = self._estimate_rate()
-            if last is None or smoothed > last.smoothed:
-                self._save()
-        snap = ProgressSnapshot(
-            progress=value,
-            smoothed=smoothed,
-            rate=self._rate,
-            eta=self._eta(smoothed),
-            at=at,
-            stalled=self._stalled,
-        )
+            if value < self._adv_p:
+                self._revise(value)
+            elif value > self._adv_p:
+                self._advance(value, at)
+            elif self._gap is not None and at - self._adv_at > self.stall_gaps * self._gap:
+                self._stalled = True
+        snap = self._snapshot(value, smoothed, at)
         self._last = snap
         return snap
 
-    def _advanced(self, at: float) -> None:
-        gap = at - self._last_advance_at
+    # --- recording ------------------------------------------------------------------------------
+
+    def _advance(self, value: float, at: float) -> None:
+        dt = at - self._adv_at
         if self._stalled:
-            # Cut the stall out of the fits' time axis: progress resumes one typical gap after
-            # the last sample that was fed, as if the stall had not happened.
-            assert self._fed_x is not None
-            self._offset = at - (self._fed_x + (self._typical_gap or 0.0))
-        elif gap > 0:
-            typical = self._typical_gap
-            self._typical_gap = gap if typical is None else 0.8 * typical + 0.2 * gap
-        self._last_advance_at = at
+            # Cut the stall out: progress resumes one typical gap after the last advance.
+            assert self._gap is not None  # a stall needs a typical gap
+            dt = self._gap
+            self._stalled = False
+        elif dt > 0:
+            gap = self._gap
+            self._gap = dt if gap is None else gap + _GAP_WEIGHT * (dt - gap)
+        self._commit(value - self._adv_p, dt)
+        self._adv_at, self._adv_p = at, value
+        self._fit()
+        self._estimate()
 
-    def _save(self) -> None:
-        self._saved = (self._short.s[:], self._long.s[:], self._rate, self._accel, self._fed_x)
+    def _commit(self, dp: float, dt: float) -> None:
+        """Add one interval of ``dp`` progress over ``dt`` seconds to every running sum."""
+        dp += self._pending
+        if not self._unit and dt > 0:
+            self._unit = dt
+        du = dt / self._unit if dt > 0 else 0.0
+        if du <= _INSTANT * self._tau or du == 0.0:
+            # No time, or too little to measure against the time elapsed: the progress counts
+            # in the next interval.
+            self._pending = dp
+            return
+        self._pending = 0.0
+        t0 = self._tau
+        t1 = t0 + du
+        if t1 > _MAX_TAU:
+            t0, t1, du = self._rescale(t1, t0, du)
+        self._tau = t1
+        p0, p1 = t0, t1  # tau**(k + 1) at both ends; k + 1 doubles from one kernel to the next
+        for sums, k1 in zip(self._sums, _POWERS, strict=True):
+            area = (p1 - p0) / k1  # the integral of tau**k over the interval
+            w = area / du  # the kernel's mean weight over it
+            sums[0] += w * dp
+            sums[1] += area
+            sums[2] += w * area
+            sums[3] += (p1 * t1 - p0 * t0) / (k1 + 1)  # the integral of tau**(k + 1)
+            p0 *= p0
+            p1 *= p1
+        noise = self._noise
+        noise[0] += dp * dp / du
+        noise[1] += dp
+        noise[2] += du
+        noise[3] += 1.0
 
-    def _restore(self) -> None:
-        if self._saved is not None:
-            short, long, self._rate, self._accel, self._fed_x = self._saved
-            self._short.s[:] = short
-            self._long.s[:] = long
+    def _rescale(self, t1: float, t0: float, du: float) -> tuple[float, float, float]:
+        """Make the time unit ``2**e`` times longer so that ``t1`` falls in [0.5, 1).
 
-    def _is_stalled(self, at: float, smoothed: float) -> bool:
-        if smoothed >= 1.0 or self._typical_gap is None:
-            return False
-        threshold = max(self.stall_after, self.stall_gaps * self._typical_gap)
-        return at - self._last_advance_at > threshold
+        Powers of two scale exactly, so nothing changes but the size of the sums, which stay
+        far from overflowing (``tau**32`` is in the variances).
+        """
+        e = math.frexp(t1)[1]
+        f = math.ldexp(1.0, -e)  # 1 / 2**e
+        self._unit = math.ldexp(self._unit, e)
+        for sums, k1 in zip(self._sums, _POWERS, strict=True):
+            k = k1 - 1
+            sums[0] *= f**k
+            sums[1] *= f**k1
+            sums[2] *= f ** (k + k1)
+            sums[3] *= f ** (k1 + 1)
+        noise = self._noise
+        noise[0] /= f
+        noise[2] *= f
+        return t0 * f, t1 * f, du * f
 
-    def _feed(self, at: float, smoothed: float) -> None:
-        x = at - self._offset
-        if self._fed_x is not None and x < self._fed_x:
-            x = self._fed_x
-        self._fed_x = x
-        self._short.add(x, smoothed)
-        self._long.add(x, smoothed)
+    def _revise(self, value: float) -> None:
+        """The fraction dropped: a revised total (rescale the history) or a restart (forget it)."""
+        if value > 0:
+            scale = value / self._adv_p
+            for sums in self._sums:
+                sums[0] *= scale
+            self._noise[0] *= scale * scale
+            self._noise[1] *= scale
+            self._pending *= scale
+        else:
+            self._sums = [[0.0] * 4 for _ in _KERNELS]
+            self._noise = [0.0] * 4
+            self._tau = self._pending = self._unit = 0.0
+        self._adv_p = value
+        self._fit()
+        self._estimate()
 
-    def _estimate_rate(self) -> float:
-        self._accel = 0.0
-        short = self._short.line()
-        long = self._long.line()
-        if short is None or long is None:
-            return 0.0
-        (s_rate, s_var), (l_rate, l_var) = short, long
-        gap = s_rate - l_rate
-        w_short = 1.0 / s_var
-        w_long = 1.0 / (l_var + gap * gap)
-        rate = (w_short * s_rate + w_long * l_rate) / (w_short + w_long)
-        curve = self._long.acceleration()
-        if curve is not None:
-            # Shrink the acceleration towards 0 unless it stands out clearly from its noise.
-            accel, a_var = curve[0], curve[1] * _ACCEL_DOUBT
-            self._accel = accel**3 / (accel * accel + a_var)
-            # The short fit's slope lags the current speed by about 2/ln(2) half-lives.
-            rate += self._accel * _LAG * self.short_half_life
-        if rate < _MIN_RATE:
-            self._accel = 0.0
-            return 0.0
-        return rate
+    # --- estimating -----------------------------------------------------------------------------
 
-    def _eta(self, smoothed: float) -> float | None:
-        if smoothed >= 1.0:
-            return 0.0
-        rate = self._rate
-        if rate <= 0.0:
-            return None
-        left = 1.0 - smoothed
-        accel = self._accel
-        eta = left / rate
-        if accel:
-            # Follow the trend for a while, within bounds, then at the rate it reached.
-            limit = rate * (_TREND_MAX_SPEEDUP if accel > 0 else _TREND_MAX_SLOWDOWN)
-            t_limit = min((limit - rate) / accel, _TREND_HORIZON * self.long_half_life)
-            limit = rate + accel * t_limit
-            d_limit = rate * t_limit + accel * t_limit * t_limit / 2.0
-            if left <= d_limit:
-                eta = 2.0 * left / (rate + math.sqrt(max(0.0, rate * rate + 2.0 * accel * left)))
+    def _fit(self) -> None:
+        """Choose the window and the trend from the running sums (at each advance)."""
+        noise = self._noise
+        self._rate = self._trend = 0.0
+        if noise[1] <= 0 or noise[2] <= 0:
+            return
+        lifetime = noise[1] / noise[2]
+        dof = noise[3] - 1.0
+        # sum((dp - r*dt)**2 / dt) over the intervals, per degree of freedom.
+        spread = noise[0] - 2.0 * lifetime * noise[1] + lifetime * lifetime * noise[2]
+        noise_var = max(0.0, spread) / dof if dof >= 1 else 0.0
+        sums = self._sums
+        rates = []
+        variances = []
+        for num, den, w2, _ in sums:
+            rates.append(num / den)
+            variances.append(noise_var * w2 / (den * den))
+        # Lepski's rule: the longest window that agrees with every shorter one.
+        chosen = last = len(rates) - 1
+        for i in range(last):
+            rate_i, var_i = rates[i], variances[i]
+            for j in range(i + 1, last + 1):
+                gap = abs(rate_i - rates[j]) - _ROUNDING * (rate_i + rates[j])
+                if gap > 0 and gap * gap > _AGREE_VAR * (var_i + variances[j]):
+                    break
             else:
-                eta = t_limit + (left - d_limit) / limit
-        return eta if math.isfinite(eta) else None
+                chosen = i
+                break
+        rate, var = rates[chosen], variances[chosen]
+        centre = sums[chosen][3] / sums[chosen][1]
+        trend = 0.0
+        r0, r1 = rates[0], rates[_TREND_KERNEL]
+        c0 = sums[0][3] / sums[0][1]
+        c1 = sums[_TREND_KERNEL][3] / sums[_TREND_KERNEL][1]
+        diff = r1 - r0
+        if abs(diff) > _ROUNDING * (r0 + r1) and c1 > c0:
+            v = variances[_TREND_KERNEL] - variances[0]
+            sds = abs(diff) / math.sqrt(v) if v > 0 else math.inf
+            share = min(1.0, max(0.0, (sds - _TREND_FROM) / (_TREND_FULL - _TREND_FROM)))
+            trend = share * diff / (c1 - c0)
+        self._rate = max(0.0, rate + trend * (self._tau - centre))
+        self._trend = trend if self._rate > 0 else 0.0
+        self._rate_var = var
+        self._noise_var = noise_var
+        self._lifetime = lifetime
+
+    def _work_left(self, left: float) -> float:
+        """Units of active time to do ``left``, following the trend for a while."""
+        rate, trend = self._rate, self._trend
+        eta = left / rate
+        if trend:
+            limit = rate * (_TREND_MAX_SPEEDUP if trend > 0 else _TREND_MAX_SLOWDOWN)
+            horizon = min((limit - rate) / trend, _TREND_HORIZON * self._tau)
+            limit = rate + trend * horizon
+            covered = rate * horizon + trend * horizon * horizon / 2.0
+            if left <= covered:
+                eta = 2.0 * left / (rate + math.sqrt(max(0.0, rate * rate + 2.0 * trend * left)))
+            else:
+                eta = horizon + (left - covered) / limit
+        return eta
+
+    def _spread(self, left: float, work: float) -> tuple[float, float]:
+        """The log-sds ``(down, up)`` of the work estimate ``work`` (in units)."""
+        rate = self._rate
+        intervals = self._noise[3]
+        if intervals < 3:
+            return _FIRST_SD, _FIRST_SD
+        var = self._rate_var / rate / rate  # not rate * rate: that underflows before var does
+        var += self._noise_var / rate / rate / work
+        var += ((rate - self._lifetime) / rate) ** 2
+        if self._trend:
+            var += math.log(work * rate / left) ** 2
+        sd = math.sqrt(var) * _student(intervals - 1.0) / _Z80
+        drift = _DRIFT * (work / (work + self._tau)) ** 2
+        down = math.sqrt(sd * sd + _DRIFT_DOWN * drift)
+        up = math.sqrt(sd * sd + _DRIFT_UP * drift)
+        return min(down, _MAX_SD), min(up, _MAX_SD)
+
+    def _estimate(self) -> None:
+        """The time the work left takes and its 80 % range, in seconds (at each advance)."""
+        value, unit = self._adv_p, self._unit
+        if self._rate <= 0.0 or value >= 1.0:
+            self._work = None
+            return
+        left = 1.0 - value
+        work = self._work_left(left)
+        down, up = self._spread(left, work)
+        low = work * math.exp(-_Z80 * down)
+        high = work * math.exp(_Z80 * up) * unit
+        # A rate so small that the time left overflows (e.g. 1e-311 done) is no estimate.
+        self._work = (work * unit, low * unit, high) if high < math.inf else None
+
+    def _snapshot(self, value: float, smoothed: float, at: float) -> ProgressSnapshot:
+        unit = self._unit
+        # (Capped: a whole job in 1e-311 s would be faster than the largest float.)
+        rate = min(self._rate / unit, sys.float_info.max) if unit else 0.0
+        if smoothed >= 1.0:
+            return ProgressSnapshot(value, smoothed, rate, 0.0, at, False, 0.0, 0.0)
+        estimate = self._work
+        if estimate is None:
+            return ProgressSnapshot(value, smoothed, rate, None, at, self._stalled)
+        eta, low, high = estimate
+        # Waiting: nothing for one typical gap, then as long again as the wait so far (scaled
+        # up early in the job), with Gott's 80 % range for how long it lasts.
+        assert self._gap is not None  # set by the first advance, which made the rate
+        wait = at - self._adv_at - self._gap
+        if wait > 0:
+            wait *= max(1.0, eta / (self._tau * unit))
+            eta += wait
+            low += wait / _GOTT
+            high += wait * _GOTT
+            if high == math.inf:  # e.g. a rate of 1e-308: no estimate
+                return ProgressSnapshot(value, smoothed, rate, None, at, self._stalled)
+        return ProgressSnapshot(value, smoothed, rate, eta, at, self._stalled, low, high)
+
+
+_EN_DASH = "\u2013"
+_UNITS = (("s", 1.0, 90.0), ("min", 60.0, 90.0 * 60.0), ("h", 3600.0, 36.0 * 3600.0))
+
+
+def _unit(seconds: float) -> tuple[str, float]:
+    """The unit to show ``seconds`` in, and its length in seconds."""
+    for name, length, below in _UNITS:
+        if seconds < below:
+            return name, length
+    return "d", 86400.0
+
+
+def _number(seconds: float, unit: str, length: float) -> str:
+    amount = seconds / length
+    if unit == "min" or amount >= 10:
+        return str(round(amount))
+    return f"{amount:.1f}".removesuffix(".0")
+
+
+def format_eta(snapshot: ProgressSnapshot) -> str:
+    """The time left in ``snapshot``, compact: ``"3 min"``, or ``"2-5 min"`` when the range is wide.
+
+    Both ends of the 80 % range are rounded in the unit of the high end (s under 90 s, min
+    under 90 min, h under 36 h, else d; whole minutes, tenths under 10 of the other units; a
+    low end that would round to 0 keeps its own unit: ``"20 s-5 min"``); when they differ the
+    range is shown, otherwise the point estimate ``eta``.
+    ``"done"`` once complete, ``"?"`` while unknown.  The range's dash is an en dash (U+2013).
+
+    Args:
+        snapshot: an estimate, e.g. ``tracker.overall()``.
+
+    Returns:
+        The text, e.g. ``"45 s"``, ``"2-5 min"``, ``"1.5-3 h"`` (with an en dash).
+    """
+    if snapshot.done:
+        return "done"
+    eta, low, high = snapshot.eta, snapshot.eta_low, snapshot.eta_high
+    if eta is None:
+        return "?"
+    if low is not None and high is not None:
+        unit, length = _unit(high)
+        low_text, high_text = _number(low, unit, length), _number(high, unit, length)
+        low_unit, low_length = _unit(low)
+        if low_text == "0" and low > 0 and low_unit != unit:  # "20 s-5 min", not "0-5 min"
+            low_text = f"{_number(low, low_unit, low_length)} {low_unit}"
+        if low_text != high_text:
+            return f"{low_text}{_EN_DASH}{high_text} {unit}"
+    unit, length = _unit(eta)
+    return f"{_number(eta, unit, length)} {unit}"

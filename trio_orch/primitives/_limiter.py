@@ -24,7 +24,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple, Unpack, final
 
 import attrs
-import structlog
 import trio
 from trio.lowlevel import (
     Abort,
@@ -37,7 +36,8 @@ from trio.lowlevel import (
 )
 
 from trio_orch._exceptions import LimiterFull
-from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._groups import only_cancelled, open_nursery_unwrapped
+from trio_orch._log import DropLogger, get_logger
 from trio_orch._validate import check_callable, int_validator, number_validator
 from trio_orch.primitives._rate import TokenBucket
 
@@ -52,7 +52,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 Ts = TypeVarTuple("Ts")
 
-_logger = structlog.get_logger()
+_logger = get_logger("limiter")
 
 #: Dead waiter records are compacted away once there are more than this many of them
 #: and they outnumber the live waiters.
@@ -102,12 +102,6 @@ class _Waiter:
         self.task = None
         self.limiter._forget_waiter()
         return Abort.SUCCEEDED
-
-
-def _only_cancelled(error: BaseException) -> bool:
-    if isinstance(error, BaseExceptionGroup):
-        return all(_only_cancelled(e) for e in error.exceptions)
-    return isinstance(error, trio.Cancelled)
 
 
 def _check_map_args(fn: object, items: object, ordered: object) -> None:
@@ -181,7 +175,8 @@ class ConcurrencyLimiter:
     _live: int = attrs.field(init=False, default=0)
     _dead: int = attrs.field(init=False, default=0)
     _completed: int = attrs.field(init=False, default=0)
-    _rejected: int = attrs.field(init=False, default=0)
+    # Counts the rejections and logs them, rate-limited; built at the first one.
+    _rejects: DropLogger | None = attrs.field(init=False, default=None)
     _failed: int = attrs.field(init=False, default=0)
     _cancelled: int = attrs.field(init=False, default=0)
 
@@ -225,7 +220,7 @@ class ConcurrencyLimiter:
             running=self._used - self._pacing,
             waiting=self._live + self._pacing,
             completed=self._completed,
-            rejected=self._rejected,
+            rejected=0 if self._rejects is None else self._rejects.count,
             failed=self._failed,
             cancelled=self._cancelled,
         )
@@ -361,14 +356,11 @@ class ConcurrencyLimiter:
         return self._live + self._pacing >= self._queue_limit
 
     def _reject(self) -> None:
-        self._rejected += 1
-        _logger.warning(
-            "trio_orch.limiter.rejected",
-            queue_limit=self._queue_limit,
-            waiting=self._live + self._pacing,
-            running=self._used - self._pacing,
-            rejected=self._rejected,
-        )
+        rejects = self._rejects
+        if rejects is None:
+            context = {"queue_limit": self._queue_limit}
+            rejects = self._rejects = DropLogger(_logger, "trio_orch.limiter.rejected", context)
+        rejects.add()
         raise LimiterFull(self._queue_limit or 0)
 
     async def _park(self) -> Reservation | None:
@@ -457,7 +449,7 @@ class ConcurrencyLimiter:
         A job whose own nursery was cancelled raises a group of nothing but ``Cancelled``:
         that is a cancellation too.
         """
-        if isinstance(error, trio.Cancelled) or _only_cancelled(error):
+        if isinstance(error, trio.Cancelled) or only_cancelled(error):
             self._cancelled += 1
         else:
             self._completed += 1

@@ -1,43 +1,74 @@
 """The progress tracker: the event loop records samples, a worker thread computes the estimates.
 
 ``task.advance(n)`` is one float addition on the task handle: O(1), no allocation, no clock read.
-Once per tick the tracker's own task reads the clock and every task's counter (one list, the
-samples of that instant) and hands them to ``trio.to_thread.run_sync``; the worker thread feeds
-each task's :class:`~trio_orch.EtaEstimator` and returns a fresh mapping of snapshots, which the
-loop publishes with one assignment and one ``Event.set``.  The estimators are touched only by the worker, one
-batch at a time (a ``trio.Lock`` serializes the tick and :meth:`ProgressTracker.refresh`).
+``tracker.track(name)`` is O(1) too: one dict insertion, nothing is copied.  Once per tick the
+tracker's own task reads the clock and every task's counter (one list, the samples of that
+instant) and hands them to the thread runner (``trio.to_thread.run_sync`` unless another is
+given); the worker feeds each task's :class:`~trio_orch.EtaEstimator` and returns a fresh mapping
+of snapshots, which the loop publishes with one assignment and one ``Event.set``.  The
+estimators are touched only by the worker, one batch at a time (a ``trio.Lock`` serializes the
+tick and :meth:`ProgressTracker.refresh`), apart from the first sample that ``track`` records
+before the worker can see the task.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import types
 import typing
 
 import attrs
-import structlog
 import trio
-import trio.testing
 
 from trio_orch._groups import open_nursery_unwrapped
-from trio_orch._validate import check_number
+from trio_orch._log import get_logger
+from trio_orch._validate import check_callable, check_number
 from trio_orch.primitives._eta import EtaEstimator, ProgressSnapshot
 
 if typing.TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 T = typing.TypeVar("T")
-Ts = typing.TypeVarTuple("Ts")
 
-__all__ = ["ProgressStats", "ProgressTask", "ProgressTracker", "open_progress_tracker"]
+__all__ = [
+    "ProgressStats",
+    "ProgressTask",
+    "ProgressTracker",
+    "ThreadRunner",
+    "open_progress_tracker",
+]
 
-_log = structlog.get_logger()
+_logger = get_logger("progress")
 
-# The worker releases the GIL after this many estimates (about 0.3 ms of work), so that the
-# event loop waits at most that long for it, instead of a whole batch.
-_GIL_CHUNK = 64
+# The worker releases the GIL after this many estimates (well under a millisecond of work), so
+# that the event loop waits at most that long for it, instead of a whole batch.
+_GIL_CHUNK = 32
+
+
+class ThreadRunner(typing.Protocol):
+    """How a tracker runs a batch of estimates: ``await run_sync(fn)`` returns ``fn()``.
+
+    ``trio.to_thread.run_sync`` (the default) runs it in a worker thread.  Tests that use
+    ``autojump_clock`` can pass a runner that calls ``fn()`` on the spot, so that no virtual time
+    passes while a batch computes::
+
+        async def run_inline(fn):
+            await trio.lowlevel.checkpoint()
+            return fn()
+
+    Cancellation:
+        Up to the runner: the default waits for a running thread to finish (no thread outlives
+        the tracker), then raises ``Cancelled``.  Whatever a runner raises, the batch is not
+        published and the error propagates (from :meth:`ProgressTracker.refresh`, or out of
+        the ``open_progress_tracker`` block for a tick).
+    """
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]:
+        """Run ``fn()`` (in a worker thread, or not) and return its result."""
+        ...
 
 
 @typing.final
@@ -45,8 +76,8 @@ _GIL_CHUNK = 64
 class ProgressTask:
     """The handle of one tracked operation; made by :meth:`ProgressTracker.track`.
 
-    Its methods are synchronous and O(1): they only change a counter, which the tracker's worker
-    thread reads on its next tick.  They never block and are not checkpoints.
+    Its methods are synchronous and O(1): they only change a counter, which the tracker reads on
+    its next tick.  They never block and are not checkpoints.
 
     Attributes:
         name: the name it is tracked under.
@@ -146,13 +177,18 @@ class ProgressTracker:
     """Tracks many operations and estimates their progress and ETA in a worker thread.
 
     Made by :func:`open_progress_tracker`, which owns the task that ticks.  Recording progress
-    (:meth:`ProgressTask.advance`) and reading estimates (:meth:`snapshot`, :meth:`overall`) are
-    synchronous and never block; only the worker thread computes.
+    (:meth:`track`, :meth:`ProgressTask.advance`) and reading estimates (:meth:`snapshot`,
+    :meth:`overall`) are synchronous, O(1) and never block; only the worker thread computes.
     """
 
     tick: float
+    _run_sync: ThreadRunner
     _tasks: dict[str, ProgressTask] = attrs.field(factory=dict, init=False)
-    _frozen: tuple[ProgressTask, ...] = attrs.field(default=(), init=False)
+    # Tasks tracked since the batch that will first estimate them started: name -> (the
+    # number of batches started when it was tracked, its first snapshot).
+    _fresh: dict[str, tuple[int, ProgressSnapshot]] = attrs.field(factory=dict, init=False)
+    _merged: Mapping[str, ProgressSnapshot] | None = attrs.field(default=None, init=False)
+    _started: int = attrs.field(default=0, init=False)
     _overall_estimator: EtaEstimator = attrs.field(factory=EtaEstimator, init=False)
     _batch: _Batch = attrs.field(init=False)
     _changed: trio.Event = attrs.field(factory=trio.Event, init=False)
@@ -169,7 +205,7 @@ class ProgressTracker:
         """Start tracking an operation of ``total`` units of work under ``name``.
 
         Its first sample (0 done, or complete if ``total`` is 0) is taken now, so the time until
-        the first tick counts towards its rate.  Not a checkpoint.
+        the first tick counts towards its rate.  O(1): nothing is copied.  Not a checkpoint.
 
         Args:
             name: a name not tracked yet.
@@ -198,25 +234,24 @@ class ProgressTracker:
         total = check_number("total", total)
         weight = check_number("weight", weight, strict=True)
         task = ProgressTask(name, total, weight)
-        # The estimator is not used by the worker yet: this first update happens on the loop.
+        # The worker cannot see the task yet: this first update happens on the loop.
         first = task._estimator.update(task.fraction, at=trio.current_time())
         self._tasks[name] = task
-        self._frozen = (*self._frozen, task)
-        snapshots = dict(self._batch.snapshots)
-        snapshots[name] = first
-        self._batch = attrs.evolve(self._batch, snapshots=types.MappingProxyType(snapshots))
+        self._fresh[name] = (self._started, first)
+        self._merged = None
         return task
 
     def untrack(self, name: str) -> None:
         """Stop tracking ``name``: it leaves :meth:`snapshots` and :meth:`overall` at the next
-        batch.  Not a checkpoint.
+        batch.  O(1).  Not a checkpoint.
 
         Raises:
             KeyError: ``name`` is not tracked.
         """
-        task = self._task(name)
+        self._task(name)
         del self._tasks[name]
-        self._frozen = tuple(t for t in self._frozen if t is not task)
+        if self._fresh.pop(name, None) is not None:
+            self._merged = None
 
     def task(self, name: str) -> ProgressTask:
         """The handle tracked under ``name``.
@@ -239,6 +274,9 @@ class ProgressTracker:
         Raises:
             KeyError: ``name`` has no estimate (it was never tracked).
         """
+        fresh = self._fresh.get(name)
+        if fresh is not None:
+            return fresh[1]
         try:
             return self._batch.snapshots[name]
         except KeyError:
@@ -246,8 +284,18 @@ class ProgressTracker:
             raise KeyError(msg) from None
 
     def snapshots(self) -> Mapping[str, ProgressSnapshot]:
-        """The latest estimates of every task, by name (a read-only mapping that never changes)."""
-        return self._batch.snapshots
+        """The latest estimates of every task, by name (a read-only mapping that never changes).
+
+        Tasks tracked since the last batch appear with their first snapshot: the first call
+        after such a ``track`` builds the merged mapping (O(n)), later calls reuse it.
+        """
+        if not self._fresh:
+            return self._batch.snapshots
+        merged = self._merged
+        if merged is None:
+            fresh = {name: snap for name, (_, snap) in self._fresh.items()}
+            merged = self._merged = types.MappingProxyType({**self._batch.snapshots, **fresh})
+        return merged
 
     def overall(self) -> ProgressSnapshot:
         """The latest weighted estimate over every tracked task.
@@ -257,7 +305,8 @@ class ProgressTracker:
         """
         return self._batch.overall
 
-    def statistics(self) -> ProgressStats:
+    @property
+    def stats(self) -> ProgressStats:
         """A snapshot of the tracker's counters."""
         return ProgressStats(
             tasks=len(self._tasks), batches=self._batch.number, skipped_ticks=self._skipped_ticks
@@ -278,9 +327,10 @@ class ProgressTracker:
             trio.ClosedResourceError: the tracker is closed.
 
         Cancellation:
-            If cancelled while the worker computes, it waits for the thread to finish (a batch
-            takes about a microsecond per task), so no thread outlives it, then raises
-            ``Cancelled``; the batch may or may not have been published.
+            With the default thread runner, if cancelled while the worker computes it waits for
+            the thread to finish (a batch takes a few microseconds per task), so no thread
+            outlives it, then raises ``Cancelled``; the batch may or may not have been
+            published.
 
         Checkpoints:
             Always.
@@ -303,46 +353,42 @@ class ProgressTracker:
     async def _run_batch(self) -> Mapping[str, ProgressSnapshot]:
         async with self._lock:
             now = trio.current_time()
-            tasks = self._frozen
+            self._started += 1
+            started = self._started
+            tasks = list(self._tasks.values())
             # The samples: every counter read at the same instant, one attribute read per task.
             values = [task._value for task in tasks]
-            previous = self._batch
-            batch = await _in_worker_thread(self._compute, tasks, values, now, previous)
-            if self._frozen is not tasks:
-                batch = self._merge_tracked_meanwhile(batch)
+            number = self._batch.number + 1
+            compute = functools.partial(self._compute, tasks, values, now, number)
+            batch = await self._run_sync(compute)
+            # Tasks tracked while the worker ran keep their first snapshot until the next batch.
+            self._fresh = {n: e for n, e in self._fresh.items() if e[0] >= started}
+            self._merged = None
             self._batch = batch
             self._wake()
-            return batch.snapshots
+            return self.snapshots()
 
     def _compute(
-        self, tasks: tuple[ProgressTask, ...], values: list[float], now: float, previous: _Batch
+        self, tasks: list[ProgressTask], values: list[float], now: float, number: int
     ) -> _Batch:
         """Runs in the worker thread: feeds each task's estimator with its sample."""
         snapshots: dict[str, ProgressSnapshot] = {}
-        old = previous.snapshots
         weighted = weights = 0.0
         for n, (task, value) in enumerate(zip(tasks, values, strict=True), start=1):
             if n % _GIL_CHUNK == 0:
                 time.sleep(0)  # let the event loop have the GIL: it never waits a whole batch
-            snap = old.get(task.name)
+            estimator = task._estimator
+            snap = estimator.last
             # A completed task's estimate cannot change any more: skip its estimator.
             if snap is None or snap.smoothed < 1.0 or value < task.total:
                 total = task.total
                 fraction = 1.0 if total == 0 else value / total
-                snap = task._estimator.update(min(1.0, max(0.0, fraction)), at=now)
+                snap = estimator.update(min(1.0, max(0.0, fraction)), at=now)
             snapshots[task.name] = snap
             weighted += task.weight * snap.smoothed
             weights += task.weight
         overall = self._overall_estimator.update(weighted / weights if weights else 0.0, at=now)
-        return _Batch(types.MappingProxyType(snapshots), overall, previous.number + 1)
-
-    def _merge_tracked_meanwhile(self, batch: _Batch) -> _Batch:
-        # Tasks tracked while the worker ran keep their first snapshot until the next batch.
-        current = self._batch.snapshots
-        fresh = {n: current[n] for n in self._tasks if n not in batch.snapshots}
-        if not fresh:
-            return batch
-        return attrs.evolve(batch, snapshots=types.MappingProxyType({**batch.snapshots, **fresh}))
+        return _Batch(types.MappingProxyType(snapshots), overall, number)
 
     def _wake(self) -> None:
         changed, self._changed = self._changed, trio.Event()
@@ -359,7 +405,7 @@ class ProgressTracker:
             if behind > 0:
                 self._skipped_ticks += behind
                 ticks += behind
-                _log.debug("trio_orch.progress.ticks_skipped", skipped=behind, tick=self.tick)
+                _logger.debug("trio_orch.progress.ticks_skipped", skipped=behind, tick=self.tick)
 
     def _close(self) -> None:
         self._closed = True
@@ -396,46 +442,30 @@ class _Updates:
         await trio.lowlevel.checkpoint()
         if tracker._batch.number <= self._seen:
             raise StopAsyncIteration
-        batch = tracker._batch
-        self._seen = batch.number
-        return batch.snapshots
-
-
-async def _in_worker_thread(fn: Callable[[*Ts], T], *args: *Ts) -> T:
-    """``trio.to_thread.run_sync(fn, *args)``, keeping a MockClock's virtual time still meanwhile.
-
-    Waiting for a thread leaves the run loop idle, and an autojumping ``MockClock`` would jump
-    to the next deadline while the worker computes, so that virtual time would depend on the
-    thread's speed.  Under a MockClock this waits by checkpointing until the thread is done,
-    which keeps the loop busy: a batch takes no virtual time and tests stay deterministic.
-    """
-    if not isinstance(trio.lowlevel.current_clock(), trio.testing.MockClock):
-        return await trio.to_thread.run_sync(fn, *args)
-    result: list[T] = []
-
-    async def call() -> None:
-        result.append(await trio.to_thread.run_sync(fn, *args))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(call)
-        while not result:  # busy on purpose: waiting on an Event would leave the loop idle
-            await trio.lowlevel.checkpoint()
-    return result[0]
+        self._seen = tracker._batch.number
+        return tracker.snapshots()
 
 
 @contextlib.asynccontextmanager
-async def open_progress_tracker(*, tick: float = 0.1) -> AsyncIterator[ProgressTracker]:
+async def open_progress_tracker(
+    *, tick: float = 0.1, run_sync: ThreadRunner | None = None
+) -> AsyncIterator[ProgressTracker]:
     """Open a :class:`ProgressTracker` whose estimates are recomputed every ``tick`` seconds.
 
     The block owns one task that wakes every ``tick`` seconds (``trio.current_time()``, so
-    ``autojump_clock`` drives it) and runs one batch of estimates in a worker thread
-    (``trio.to_thread.run_sync``).  A batch that overruns its tick skips the missed ticks.
+    ``autojump_clock`` drives it) and runs one batch of estimates through ``run_sync``, a worker
+    thread by default.  A batch that overruns its tick skips the missed ticks (counted in
+    :attr:`ProgressTracker.stats`, logged at debug as ``trio_orch.progress.ticks_skipped``).
 
     Args:
         tick: seconds between batches; finite and ``> 0``.
+        run_sync: how a batch runs (see :class:`ThreadRunner`): ``trio.to_thread.run_sync``
+            when ``None``.  While a worker thread computes, Trio's loop is idle, so an
+            ``autojump_clock`` would move virtual time on; tests that assert exact times pass a
+            runner that computes on the spot.
 
     Raises:
-        TypeError: ``tick`` is not a number.
+        TypeError: ``tick`` is not a number, or ``run_sync`` is not callable.
         ValueError: ``tick`` is out of range.
 
     Cancellation:
@@ -446,7 +476,8 @@ async def open_progress_tracker(*, tick: float = 0.1) -> AsyncIterator[ProgressT
         propagates unchanged (never wrapped in an ``ExceptionGroup``).
     """
     tick = check_number("tick", tick, strict=True)
-    tracker = ProgressTracker(tick)
+    check_callable("run_sync", run_sync, allow_none=True)
+    tracker = ProgressTracker(tick, trio.to_thread.run_sync if run_sync is None else run_sync)
     async with open_nursery_unwrapped("open_progress_tracker()") as nursery:
         nursery.start_soon(tracker._run_ticks)
         try:

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import enum
 import functools
+import itertools
 import math
-import random
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, ParamSpec, TypeAlias, TypeVar, TypeVarTuple, final, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar, TypeVarTuple, final, overload
 
 import attrs
-import structlog
 import trio
 
 from trio_orch._groups import leaves
+from trio_orch._log import callable_name, get_logger
 from trio_orch._validate import (
     callable_validator,
     check_int,
-    check_number,
     instance_validator,
     int_validator,
     number_validator,
 )
+from trio_orch.primitives._backoff import Backoff
+from trio_orch.primitives._backoff import Jitter as Jitter  # its old home; still importable
 from trio_orch.primitives._errors import is_transient
+
+if TYPE_CHECKING:
+    import random
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -40,26 +43,11 @@ RetryOn: TypeAlias = (
     Callable[[Exception], bool] | type[BaseException] | tuple[type[BaseException], ...]
 )
 
-_logger = structlog.get_logger(__name__)
+_logger = get_logger("retry")
 
 # Never retried, whatever retry_on says.  They are not Exceptions, so ``except Exception``
 # already lets them through; the check also covers odd classes that inherit from both.
 _NEVER_RETRIED = (trio.Cancelled, KeyboardInterrupt, SystemExit, GeneratorExit)
-
-
-class Jitter(enum.Enum):
-    """How the delay before a retry is randomised around the exponential ``base``.
-
-    ``NONE``: exactly ``base``.  ``FULL``: uniform(0, base).  ``EQUAL``: base/2 +
-    uniform(0, base/2).  ``DECORRELATED``: min(max_delay, uniform(initial_delay,
-    3 * previous delay)), starting from ``initial_delay`` (AWS's "decorrelated jitter"; it
-    ignores ``multiplier``).
-    """
-
-    NONE = "none"
-    FULL = "full"
-    EQUAL = "equal"
-    DECORRELATED = "decorrelated"
 
 
 @final
@@ -83,15 +71,6 @@ class RetryDetails:
 
 
 # --- validation ---------------------------------------------------------------------------
-
-
-def _check_max_delay(
-    instance: RetryPolicy, attribute: attrs.Attribute[float], value: float
-) -> None:
-    check_number(attribute.name, value)
-    if value < instance.initial_delay:
-        msg = f"max_delay must be >= initial_delay ({instance.initial_delay!r}), got {value!r}"
-        raise ValueError(msg)
 
 
 def _is_exception_type(value: object) -> bool:
@@ -122,7 +101,11 @@ class RetryPolicy:
 
     The delay before retry ``n`` (n = 1, 2, ...) is
     ``base = min(max_delay, initial_delay * multiplier ** (n - 1))`` randomised by ``jitter``
-    (see :class:`Jitter`).  The power never overflows: past the cap it is the cap.
+    (see :class:`Jitter`); the four delay fields make the policy's :attr:`backoff`
+    (a :class:`Backoff`, the one schedule trio_orch has).  The power never overflows: past
+    the cap it is the cap, for any ``n``.  The formula clamps: ``initial_delay`` above
+    ``max_delay`` is not an error, every delay is then ``max_delay`` (so
+    ``RetryPolicy(initial_delay=100)`` waits 30 s, the default cap, before each retry).
 
     Args:
         max_attempts: every attempt counts, the first call included (3 → at most 2 retries).
@@ -143,12 +126,12 @@ class RetryPolicy:
     Raises:
         TypeError: an argument has the wrong type (the message names it and its value).
         ValueError: ``max_attempts < 1``; a delay that is negative, infinite or NaN;
-            ``multiplier < 1``; ``max_delay < initial_delay``; ``timeout <= 0`` or NaN.
+            ``multiplier < 1``; ``timeout <= 0`` or NaN.
     """
 
     max_attempts: int = attrs.field(default=3, validator=int_validator(minimum=1))
     initial_delay: float = attrs.field(default=1.0, validator=number_validator())
-    max_delay: float = attrs.field(default=30.0, validator=_check_max_delay)
+    max_delay: float = attrs.field(default=30.0, validator=number_validator())
     multiplier: float = attrs.field(default=2.0, validator=number_validator(minimum=1))
     jitter: Jitter = attrs.field(
         default=Jitter.FULL, validator=instance_validator(Jitter, "a Jitter")
@@ -162,10 +145,11 @@ class RetryPolicy:
         default=None, validator=callable_validator(allow_none=True)
     )
 
+    #: The :class:`Backoff` schedule built from the four delay fields.
+    backoff: Backoff = attrs.field(init=False, repr=False, eq=False, hash=False)
     # Built once per policy, so that a call pays nothing for them.
     _accepts: Callable[[Exception], bool] = attrs.field(init=False, repr=False, eq=False)
     _scope_timeout: float | None = attrs.field(init=False, repr=False, eq=False)
-    _cap_exponent: float = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         retry_on = self.retry_on
@@ -176,65 +160,42 @@ class RetryPolicy:
         else:
             accepts = retry_on  # type: ignore[assignment]  # a predicate
         timeout = None if self.timeout is None or math.isinf(self.timeout) else self.timeout
+        backoff = Backoff(
+            initial_delay=self.initial_delay,
+            max_delay=self.max_delay,
+            multiplier=self.multiplier,
+            jitter=self.jitter,
+        )
+        object.__setattr__(self, "backoff", backoff)
         object.__setattr__(self, "_accepts", accepts)
         object.__setattr__(self, "_scope_timeout", timeout)
-        object.__setattr__(self, "_cap_exponent", self._compute_cap_exponent())
-
-    def _compute_cap_exponent(self) -> float:
-        # Past this exponent, initial_delay * multiplier ** exponent >= max_delay for sure
-        # (one step of margin for rounding), so base_delay() returns the cap without the power.
-        if self.initial_delay == 0 or self.multiplier == 1:
-            return math.inf
-        ratio = self.max_delay / self.initial_delay
-        if math.isinf(ratio):
-            return math.inf  # a subnormal initial_delay: the OverflowError guard handles it
-        return math.log(ratio) / math.log(self.multiplier) + 1
 
     def base_delay(self, retry_number: int) -> float:
         """The un-jittered delay before retry ``retry_number`` (1 = the first retry).
 
         ``min(max_delay, initial_delay * multiplier ** (retry_number - 1))``, computed
-        without overflow for any ``retry_number``.
+        without overflow for any ``retry_number`` (see :meth:`Backoff.base_delay`).
+
+        Raises:
+            TypeError: ``retry_number`` is not an int.
+            ValueError: ``retry_number < 1``.
         """
-        exponent = retry_number - 1
-        if exponent > self._cap_exponent:
-            return float(self.max_delay)
-        try:
-            base = float(self.initial_delay) * float(self.multiplier) ** exponent
-        except OverflowError:
-            return float(self.max_delay)
-        return min(float(self.max_delay), base)
+        return self.backoff.base_delay(retry_number)
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield the ``max_attempts - 1`` delays, in seconds, before each retry.
 
+        The first ``max_attempts - 1`` delays of :attr:`backoff`'s schedule
+        (:meth:`Backoff.delays`); every delay is in ``[0, max_delay]``.
+
         Args:
             rng: the source of randomness; pass a seeded ``random.Random`` for a
                 reproducible schedule.  ``None`` uses the ``random`` module's generator.
-
-        Every delay is in ``[0, max_delay]``.
         """
         return self._delays(rng, self.max_attempts)
 
     def _delays(self, rng: random.Random | None, attempts: int) -> Iterator[float]:
-        uniform = random.uniform if rng is None else rng.uniform
-        jitter = self.jitter
-        cap = float(self.max_delay)
-        previous = float(self.initial_delay)
-        for n in range(1, attempts):
-            if jitter is Jitter.DECORRELATED:
-                high = previous * 3.0
-                previous = cap if math.isinf(high) else min(cap, uniform(self.initial_delay, high))
-                yield previous
-                continue
-            base = self.base_delay(n)
-            if jitter is Jitter.NONE:
-                yield base
-            elif jitter is Jitter.FULL:
-                yield uniform(0.0, base)
-            else:
-                half = base / 2.0
-                yield half + uniform(0.0, half)
+        return itertools.islice(self.backoff.delays(rng), attempts - 1)
 
     def should_retry(self, error: BaseException) -> bool:
         """Whether this policy retries ``error`` (attempts and deadlines aside).
@@ -309,13 +270,6 @@ def retry_testing(*, attempts: int | None = None, cap: bool = False) -> Iterator
 # --- retrying -----------------------------------------------------------------------------
 
 
-def _name_of(fn: object) -> str:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    name = getattr(fn, "__qualname__", None)
-    return name if isinstance(name, str) else type(fn).__qualname__
-
-
 def _plural(n: int) -> str:
     return f"{n} attempt" if n == 1 else f"{n} attempts"
 
@@ -352,7 +306,7 @@ async def _retry_after_failure(
         if not policy.should_retry(error):
             if attempt > 1:
                 error.add_note(
-                    f"trio_orch.retry: {_name_of(fn)} raised this non-retryable error "
+                    f"trio_orch.retry: {callable_name(fn)} raised this non-retryable error "
                     f"on attempt {attempt} of {max_attempts}"
                 )
             raise error
@@ -377,7 +331,7 @@ async def _retry_after_failure(
 def _schedule(
     fn: object, policy: RetryPolicy, error: Exception, attempt: int, max_attempts: int, delay: float
 ) -> None:
-    name = _name_of(fn)
+    name = callable_name(fn)
     _logger.warning(
         "trio_orch.retry.scheduled",
         fn=name,
@@ -391,7 +345,7 @@ def _schedule(
 
 
 def _give_up(fn: object, error: Exception, attempt: int, reason: str, delay: float) -> None:
-    name = _name_of(fn)
+    name = callable_name(fn)
     if reason == "deadline":
         note = (
             f"trio_orch.retry: gave up on {name} after {_plural(attempt)}: the next retry, "
@@ -427,7 +381,7 @@ async def _retry_with_timeout(
         return await _retry_after_failure(fn, args, kwargs, policy, error, progress)
     # Only reached when our own deadline cancelled an attempt or a sleep.
     msg = (
-        f"{_name_of(fn)} did not succeed within the retry timeout of {seconds!r} s "
+        f"{callable_name(fn)} did not succeed within the retry timeout of {seconds!r} s "
         f"({_plural(progress.attempt)} started)"
     )
     raise trio.TooSlowError(msg) from progress.error
@@ -463,7 +417,9 @@ async def retry(
 
     Checkpoints:
         Always: one checkpoint before the first call, and every retry sleeps (for 0 s
-        under :func:`retry_testing`).  Each retry is logged as ``"trio_orch.retry.scheduled"``.
+        under :func:`retry_testing`).  Each retry is logged at WARNING on the stdlib logger
+        ``trio_orch.retry`` as ``"trio_orch.retry.scheduled"``; a give-up as
+        ``"trio_orch.retry.gave_up"``, also at WARNING.
     """
     await trio.lowlevel.checkpoint()
     timeout = policy._scope_timeout

@@ -370,8 +370,9 @@ class Store(Generic[S]):
         self._closed = True
         self._lot.unpark_all()
 
-    def statistics(self) -> StoreStats:
-        """A :class:`StoreStats` snapshot."""
+    @property
+    def stats(self) -> StoreStats:
+        """A :class:`StoreStats` snapshot (sync; not a checkpoint)."""
         return StoreStats(self._version, self._unchanged, self._subscribers, self._closed)
 
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import math
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, final
 
 import attrs
-import structlog
 import trio
 
 from trio_orch._groups import open_nursery_unwrapped
+from trio_orch._log import callable_name, get_logger
 from trio_orch._validate import check_callable, check_instance, check_number
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R", bound="_Runner[Any]")
 
-_logger = structlog.get_logger()
+_logger = get_logger("store")
 
 _Call = tuple[tuple[Any, ...], dict[str, Any]]
 
@@ -54,9 +55,24 @@ def _check_debounce(fn: object, delay: object, max_wait: object) -> None:
             raise ValueError(msg)
 
 
-def _check_throttle(fn: object, interval: object, leading: object, trailing: object) -> None:
+def _throttle_interval(per_second: object, interval: object) -> float:
+    """Check the rate, given as ``per_second`` or as ``interval``; return the interval."""
+    if per_second is not None and interval is not None:
+        msg = (
+            "per_second and interval say the same thing, give one, "
+            f"got per_second={per_second!r} and interval={interval!r}"
+        )
+        raise TypeError(msg)
+    if interval is not None:
+        return check_number("interval", interval, strict=True)
+    return 1.0 / check_number("per_second", per_second, strict=True)
+
+
+def _check_throttle(
+    fn: object, per_second: object, interval: object, leading: object, trailing: object
+) -> float:
     check_callable("fn", fn)
-    check_number("interval", interval, strict=True)
+    seconds = _throttle_interval(per_second, interval)
     for name, flag in (("leading", leading), ("trailing", trailing)):
         if not isinstance(flag, bool):
             msg = f"{name} must be a bool, got {flag!r}"
@@ -64,6 +80,7 @@ def _check_throttle(fn: object, interval: object, leading: object, trailing: obj
     if not (leading or trailing):
         msg = f"leading and trailing cannot both be false, got {leading!r} and {trailing!r}"
         raise ValueError(msg)
+    return seconds
 
 
 def _invoke(fn: Callable[..., object], call: _Call) -> Awaitable[object] | None:
@@ -72,9 +89,11 @@ def _invoke(fn: Callable[..., object], call: _Call) -> Awaitable[object] | None:
     return result if inspect.isawaitable(result) else None
 
 
-def _log_discarded(kind: str, count: int) -> None:
+def _log_discarded(kind: str, fn: object, count: int, level: int) -> None:
     if count:
-        _logger.info("trio_orch.store.calls_discarded", kind=kind, discarded=count)
+        _logger.log(
+            level, "trio_orch.store.calls_discarded", kind=kind, fn=callable_name(fn), count=count
+        )
 
 
 @attrs.define(eq=False)
@@ -100,7 +119,7 @@ class _Runner(Generic[P]):
 
     def _start(self) -> None:
         check_instance("nursery", self._nursery, trio.Nursery, "a trio.Nursery")
-        self._nursery.start_soon(self._run, name=f"{self._KIND} of {self._fn!r}")
+        self._nursery.start_soon(self._run, name=f"{self._KIND} of {callable_name(self._fn)}")
 
     def _record_call(self) -> None:
         if self._closed:
@@ -114,7 +133,10 @@ class _Runner(Generic[P]):
         return self._closed
 
     def cancel(self) -> int:
-        """Discard what is pending; return how much there was.  Not a checkpoint."""
+        """Discard the pending calls; return how many there were (0 if none).
+
+        Counted in ``stats.discarded``, not logged: you asked for it.  Not a checkpoint.
+        """
         raise NotImplementedError
 
     async def flush(self) -> bool:
@@ -122,12 +144,16 @@ class _Runner(Generic[P]):
         raise NotImplementedError
 
     def close(self) -> None:
-        """Stop now: discard what is pending (counted, logged) and cancel the runner.
+        """Stop now: discard what is pending (counted, logged at INFO) and cancel the runner.
 
         Calls raise :class:`trio.ClosedResourceError` afterwards.  Idempotent; not a checkpoint.
         """
+        self._shut(logging.INFO)
+
+    def _shut(self, level: int) -> None:
+        """Close, logging discarded calls at ``level`` (WARNING when nobody asked for it)."""
         self._closed = True
-        _log_discarded(self._KIND, int(self.cancel()))
+        _log_discarded(self._KIND, self._fn, self.cancel(), level)
         self._scope.cancel(reason=f"{self._KIND} closed")
 
     async def aclose(self) -> None:
@@ -163,8 +189,9 @@ class _Runner(Generic[P]):
                     self._wake = trio.Event()
                     await self._drain()
         finally:
+            # Cancelled from outside (or fn failed): what was pending is lost.
             self._closed = True
-            _log_discarded(self._KIND, int(self.cancel()))
+            _log_discarded(self._KIND, self._fn, self.cancel(), logging.WARNING)
 
 
 @contextlib.asynccontextmanager
@@ -176,7 +203,7 @@ async def _open_runner(where: str, make: Callable[[trio.Nursery], R]) -> AsyncIt
             yield runner
             await runner.aclose()
         finally:
-            runner.close()
+            runner._shut(logging.WARNING)  # after a normal exit nothing is left to discard
 
 
 # --- debouncer ------------------------------------------------------------------------------
@@ -229,7 +256,8 @@ class Debouncer(_Runner[P]):
     Cancellation:
         An exception from ``fn`` propagates into ``nursery`` (and out of
         :func:`open_debouncer`'s block), as any task's would.  A pending call when the runner
-        is cancelled is discarded, counted and logged (``trio_orch.store.calls_discarded``).
+        is cancelled is discarded, counted and logged at WARNING
+        (``trio_orch.store.calls_discarded`` on the ``trio_orch.store`` logger).
     """
 
     _KIND: ClassVar[str] = "debouncer"
@@ -268,19 +296,23 @@ class Debouncer(_Runner[P]):
         """Whether a call waits to run."""
         return self._call is not None
 
-    def statistics(self) -> DebouncerStats:
-        """A :class:`DebouncerStats` snapshot."""
+    @property
+    def stats(self) -> DebouncerStats:
+        """A :class:`DebouncerStats` snapshot (sync; not a checkpoint)."""
         return DebouncerStats(
             self._calls, self._runs, self._coalesced, self._discarded, self._call is not None
         )
 
-    def cancel(self) -> bool:
-        """Discard the pending call, if any; return whether there was one.  Not a checkpoint."""
+    def cancel(self) -> int:
+        """Discard the pending call, if any; return how many calls were discarded (0 or 1).
+
+        Counted in ``stats.discarded``, not logged.  Not a checkpoint.
+        """
         if self._call is None:
-            return False
+            return 0
         self._call = None
         self._discarded += 1
-        return True
+        return 1
 
     async def flush(self) -> bool:
         """Run the pending call now, in the calling task (after any run in progress ends).
@@ -325,7 +357,7 @@ def open_debouncer(
 
     On a normal exit the pending call, if any, runs at once (nothing is lost) and the block
     waits for it.  When the block raises or is cancelled, the pending call is discarded
-    (counted and logged) and the exception propagates unchanged.  An exception raised by
+    (counted and logged at WARNING) and the exception propagates unchanged.  An exception raised by
     ``fn`` propagates out of the block as itself (never wrapped in an ``ExceptionGroup``).
 
     Args and Raises:
@@ -369,7 +401,11 @@ class ThrottlerStats:
 @final
 @attrs.define(eq=False)
 class Throttler(_Runner[P]):
-    """Run ``fn`` at most once per ``interval``, like lodash's ``throttle``.
+    """Run ``fn`` at most ``per_second`` times a second, like lodash's ``throttle``.
+
+    The rate is ``per_second``, as for the stream operator :func:`trio_orch.throttle`; the
+    keyword ``interval=`` (seconds between the starts of two runs, ``1 / per_second``) says
+    the same thing the other way round and is accepted instead.
 
     A call made while idle opens an interval; with ``leading=True`` it runs at once (in the
     runner task, without waiting).  Calls made during the interval are collapsed into one
@@ -381,13 +417,16 @@ class Throttler(_Runner[P]):
     Args:
         nursery: the nursery that runs the runner task (and therefore ``fn``).
         fn: a function or an ``async`` function.
-        interval: minimum seconds between the starts of two runs (finite, > 0).
+        per_second: at most this many runs a second (finite, > 0).
+        interval: instead of ``per_second``: minimum seconds between the starts of two runs
+            (finite, > 0).
         leading: run the first call of a burst at once (default ``True``).
         trailing: run the last call made during an interval when it ends (default ``True``).
 
     Raises:
-        TypeError: ``nursery`` is not a nursery, ``fn`` not callable, ``interval`` not a number.
-        ValueError: ``interval`` is not finite and > 0, or ``leading`` and ``trailing`` are
+        TypeError: ``nursery`` is not a nursery, ``fn`` not callable, the rate not a number,
+            or both ``per_second`` and ``interval`` given.
+        ValueError: the rate is not finite and > 0, or ``leading`` and ``trailing`` are
             both false.
 
     Cancellation:
@@ -396,7 +435,8 @@ class Throttler(_Runner[P]):
 
     _KIND: ClassVar[str] = "throttler"
 
-    _interval: float
+    _per_second: float | None = attrs.field(default=None, alias="per_second")
+    _interval: float | None = attrs.field(default=None, kw_only=True, alias="interval")
     _leading: bool = attrs.field(default=True, kw_only=True)
     _trailing: bool = attrs.field(default=True, kw_only=True)
     _leading_call: _Call | None = attrs.field(default=None, init=False)
@@ -405,8 +445,26 @@ class Throttler(_Runner[P]):
     _dropped: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        _check_throttle(self._fn, self._interval, self._leading, self._trailing)
+        self._interval = _check_throttle(
+            self._fn, self._per_second, self._interval, self._leading, self._trailing
+        )
+        if self._per_second is None:
+            self._per_second = 1.0 / self._interval
+        else:
+            self._per_second = float(self._per_second)
         self._start()
+
+    @property
+    def per_second(self) -> float:
+        """The rate: at most this many runs a second."""
+        assert self._per_second is not None  # set in __attrs_post_init__
+        return self._per_second
+
+    @property
+    def interval(self) -> float:
+        """Seconds between the starts of two runs (``1 / per_second``)."""
+        assert self._interval is not None  # set in __attrs_post_init__
+        return self._interval
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` now, at the end of the interval, or not at all.
@@ -418,7 +476,7 @@ class Throttler(_Runner[P]):
         call = (args, kwargs)
         now = trio.current_time()
         if now >= self._window_end and not self.pending:
-            self._window_end = now + self._interval
+            self._window_end = now + self.interval
             if self._leading:
                 self._leading_call = call
             else:
@@ -436,8 +494,9 @@ class Throttler(_Runner[P]):
         """Whether a call waits to run."""
         return self._leading_call is not None or self._trailing_call is not None
 
-    def statistics(self) -> ThrottlerStats:
-        """A :class:`ThrottlerStats` snapshot."""
+    @property
+    def stats(self) -> ThrottlerStats:
+        """A :class:`ThrottlerStats` snapshot (sync; not a checkpoint)."""
         return ThrottlerStats(
             self._calls,
             self._runs,
@@ -448,7 +507,10 @@ class Throttler(_Runner[P]):
         )
 
     def cancel(self) -> int:
-        """Discard the pending calls; return how many there were.  Not a checkpoint."""
+        """Discard the pending calls; return how many were discarded (0, 1 or 2).
+
+        Counted in ``stats.discarded``, not logged.  Not a checkpoint.
+        """
         count = (self._leading_call is not None) + (self._trailing_call is not None)
         self._leading_call = self._trailing_call = None
         self._discarded += count
@@ -485,7 +547,7 @@ class Throttler(_Runner[P]):
             call, self._trailing_call = self._trailing_call, None
             if call is None:
                 return False
-            self._window_end = trio.current_time() + self._interval
+            self._window_end = trio.current_time() + self.interval
             await self._execute(call)
             return True
 
@@ -501,8 +563,9 @@ class Throttler(_Runner[P]):
 
 def open_throttler(
     fn: Callable[P, object],
-    interval: float,
+    per_second: float | None = None,
     *,
+    interval: float | None = None,
     leading: bool = True,
     trailing: bool = True,
 ) -> AbstractAsyncContextManager[Throttler[P]]:
@@ -510,13 +573,16 @@ def open_throttler(
 
     ::
 
-        async with open_throttler(render, interval=0.1) as throttled_render:
+        async with open_throttler(render, per_second=10) as throttled_render:
             for frame in frames:
-                throttled_render(frame)     # at most one render per 0.1 s
+                throttled_render(frame)     # at most 10 renders a second
+
+    ``interval=0.1`` instead of ``per_second=10`` says the same thing.
 
     On a normal exit pending calls run at once and the block waits for them.  When the block
-    raises or is cancelled, pending calls are discarded (counted and logged) and the exception
-    propagates unchanged; an exception from ``fn`` propagates out of the block as itself.
+    raises or is cancelled, pending calls are discarded (counted and logged at WARNING) and
+    the exception propagates unchanged; an exception from ``fn`` propagates out of the block
+    as itself.
 
     Args and Raises:
         As for :class:`Throttler` (checked when ``open_throttler`` is called).
@@ -524,8 +590,10 @@ def open_throttler(
     Checkpoints:
         Entering is not a checkpoint; leaving normally is one.
     """
-    _check_throttle(fn, interval, leading, trailing)
+    _check_throttle(fn, per_second, interval, leading, trailing)
     return _open_runner(
         "open_throttler()",
-        lambda nursery: Throttler(nursery, fn, interval, leading=leading, trailing=trailing),
+        lambda nursery: Throttler(
+            nursery, fn, per_second, interval=interval, leading=leading, trailing=trailing
+        ),
     )

@@ -26,6 +26,9 @@ from trio_orch._validate import check_instance, check_int
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+#: The bound on closing a connection's socket in a cleanup path (it never waits for the peer).
+_CLEANUP_TIMEOUT = 1.0
+
 
 @attrs.define(eq=False)
 class _StallableStream(trio.abc.Stream):
@@ -220,8 +223,12 @@ class WebSocketTestServer:
             finally:
                 self._connections.discard(conn)
                 nursery.cancel_scope.cancel(reason="test server connection finished")
-                await trio.aclose_forcefully(stream)
-                self._notify()
+                try:
+                    with trio.CancelScope(shield=True) as cleanup:
+                        cleanup.deadline = trio.current_time() + _CLEANUP_TIMEOUT
+                        await trio.aclose_forcefully(stream)
+                finally:
+                    self._notify()
 
     async def _converse(self, conn: _ServerConnection, nursery: trio.Nursery) -> None:
         wrapped = _StallableStream(conn.stream, self)
