@@ -30,7 +30,6 @@ from trio_orch import (
     Event,
     Service,
     ServiceOrchestrator,
-    Store,
     TaskRegistry,
     open_choreographer,
     open_event_bus,
@@ -38,6 +37,7 @@ from trio_orch import (
     open_progress_tracker,
 )
 from trio_orch.bench import Figure, measures, scaling
+from trio_orch.bench.suites.store import fan_out
 
 FAN = 10
 
@@ -101,24 +101,6 @@ async def _services(operations: int) -> None:
         await orch.execute_many([("op", _op, (i,)) for i in range(operations)])
 
 
-async def _store(sets: int, subscribers: int = FAN) -> None:
-    store = Store(0)
-
-    async def reader() -> None:
-        async with store.subscribe() as states:
-            async for _ in states:
-                pass
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(subscribers):
-            nursery.start_soon(reader)
-        await trio.testing.wait_all_tasks_blocked()
-        for i in range(1, sets + 1):
-            store.set(i)
-            await trio.lowlevel.checkpoint()
-        store.close()
-
-
 async def _progress(tasks: int) -> None:
     async with open_progress_tracker(tick=3600) as tracker:
         for i in range(tasks):
@@ -138,8 +120,8 @@ CASES: list[tuple[str, Any, str, tuple[int, int, int], tuple[int, int, int]]] = 
     ("EventBus.publish of 200 events", lambda k: _publish(200, k), "actors", (2, 20, 200), (2, 4, 8)),
     ("JobQueue add + run (100 workers)", _jobs, "jobs", (300, 3_000, 30_000), (50, 100, 200)),
     ("ServiceOrchestrator.execute_many", _services, "operations", (300, 3_000, 30_000), (50, 100, 200)),
-    ("Store.set, 10 subscriptions", _store, "sets", (300, 3_000, 30_000), (50, 100, 200)),
-    ("Store: 200 sets", lambda k: _store(200, k), "subscriptions", (10, 100, 1_000), (2, 4, 8)),
+    ("Store.set, 10 subscriptions", partial(fan_out, subscribers=FAN), "sets", (300, 3_000, 30_000), (50, 100, 200)),
+    ("Store: 200 sets", lambda k: fan_out(200, k), "subscriptions", (10, 100, 1_000), (2, 4, 8)),
     ("ProgressTracker: one batch", _progress, "tasks", (300, 3_000, 30_000), (50, 100, 200)),
 ]  # fmt: skip
 

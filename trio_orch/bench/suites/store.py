@@ -60,25 +60,27 @@ def _sets_raw(n: int) -> Callable[[], None]:
     return run
 
 
+async def fan_out(sets: int, subscribers: int = SUBSCRIBERS) -> None:
+    """``sets`` values through a Store read by ``subscribers`` latest-value subscriptions."""
+    store = Store(0)
+
+    async def reader() -> None:
+        async with store.subscribe() as states:
+            async for _ in states:
+                pass
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(subscribers):
+            nursery.start_soon(reader)
+        await trio.testing.wait_all_tasks_blocked()
+        for i in range(1, sets + 1):
+            store.set(i)
+            await trio.lowlevel.checkpoint()
+        store.close()
+
+
 def _fanout_store(n: int) -> Callable[[], None]:
-    async def main() -> None:
-        store = Store(0)
-
-        async def reader() -> None:
-            async with store.subscribe() as states:
-                async for _ in states:
-                    pass
-
-        async with trio.open_nursery() as nursery:
-            for _ in range(SUBSCRIBERS):
-                nursery.start_soon(reader)
-            await trio.testing.wait_all_tasks_blocked()
-            for i in range(1, n + 1):
-                store.set(i)
-                await trio.lowlevel.checkpoint()
-            store.close()
-
-    return lambda: trio.run(main)
+    return lambda: trio.run(fan_out, n)
 
 
 def _fanout_raw(n: int) -> Callable[[], None]:
