@@ -133,7 +133,7 @@ class SqliteJobStore(SqlJobStore):
         except sqlite3.Error as exc:
             raise JobStoreError(self._path, f"cannot open the database: {exc}") from exc
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn, time.monotonic() + self._busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -190,3 +190,22 @@ class SqliteJobStore(SqlJobStore):
             Waits (uncancellably) for a call under way on another thread to finish.
         """
         await trio.to_thread.run_sync(self._close)
+
+
+def _enable_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch to WAL mode, waiting for other connections doing the same until ``deadline``.
+
+    SQLite does not call its busy handler for this pragma, so several workers opening a new
+    database at once get "database is locked" at once; retry it (in this worker thread).
+    """
+    import sqlite3
+
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
