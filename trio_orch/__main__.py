@@ -1,10 +1,8 @@
-"""``python -m trio_orch``: the ``trio-orch`` command line."""
+"""``python -m trio_orch``: the ``trio-orch`` command line, exactly as the script runs it."""
 
 from __future__ import annotations
 
-import sys
-
-from trio_orch.cli import main
+from trio_orch.cli import console_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

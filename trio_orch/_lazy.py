@@ -42,3 +42,21 @@ def lazy_names(
         return sorted({*namespace, *table})
 
     return __getattr__, __dir__
+
+
+class LazyModule:
+    """The attributes of module ``name``, imported on first use.
+
+    ``ev = LazyModule("trio_orch.engines._workflow_events")`` (under ``if not TYPE_CHECKING``,
+    beside the real import for type checkers) lets a module refer to ``ev.StepStarted`` while
+    importing the events only when the first one is made: ``trio-orch run``, which passes no
+    bus, never pays for them.  Each attribute is looked up once, then kept on the instance.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        value = getattr(importlib.import_module(self._name), attr)
+        setattr(self, attr, value)
+        return value

@@ -17,6 +17,7 @@ import pytest
 from tests.cli.conftest import CLI, ENV, ROOT, write
 from trio_orch import CannotStart, CommandFailed, OrchError, SpecError
 from trio_orch.cli import main
+from trio_orch.cli._main import build_parser
 from trio_orch.cli._run import command_argv, log_file_name
 
 if TYPE_CHECKING:
@@ -364,3 +365,14 @@ def test_every_command_is_registered(capsys: pytest.CaptureFixture[str]) -> None
             main([command, "--help"])
         assert info.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: trio-orch {command}")
+
+
+def test_a_parser_for_one_command_shows_the_same_help() -> None:
+    # `trio-orch run ...` builds only the run parser in full: the top-level help is the same
+    full = build_parser().format_help()
+    for command in ("run", "bench", "worker", "jobs", None):
+        assert build_parser(command).format_help() == full
+    args = build_parser("run").parse_args(["run", "wf.toml", "-j", "3"])
+    assert (args.command, args.targets, args.jobs) == ("run", ["wf.toml"], 3)
+    with pytest.raises(SystemExit):
+        build_parser("run").parse_args(["bench", "--quick"])  # the stub takes no options

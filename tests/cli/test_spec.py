@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from trio_orch.cli._spec import RetrySpec, SpecError, StepSpec, load_spec, parse_spec
+from trio_orch.cli._spec import (
+    RetrySpec,
+    SpecError,
+    StepSpec,
+    _converter,
+    _fast_structure,
+    _FileSpec,
+    load_spec,
+    parse_spec,
+)
 
 FILE = Path("wf.toml")
 
@@ -196,3 +208,128 @@ def test_unreadable_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     with pytest.raises(SpecError, match=r"nope\.toml: cannot read the file: No such file"):
         load_spec(missing)
+
+
+# --- the fast path: what cattrs would build, without cattrs ---------------------------------
+
+_SCALARS = st.one_of(
+    st.text(max_size=3),
+    st.integers(-2, 3),
+    st.floats(allow_nan=False, width=16),
+    st.booleans(),
+    st.just([1]),
+    st.just({"x": 1}),
+)
+_STRINGS = st.lists(st.sampled_from(["a", "b", "c"]), max_size=3)
+_NUMBER = st.one_of(st.integers(0, 3), st.floats(0.5, 4.0))
+#: a valid value of each key of a step
+_STEP_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "run": st.one_of(st.just("true"), st.lists(st.text(max_size=2), min_size=1, max_size=2)),
+    "description": st.text(max_size=3),
+    "depends_on": _STRINGS,
+    "inputs": _STRINGS,
+    "outputs": _STRINGS,
+    "retry": st.one_of(
+        st.integers(0, 3),
+        st.fixed_dictionaries(
+            {"attempts": st.integers(1, 3)},
+            optional={"delay": _NUMBER, "backoff": _NUMBER},
+        ),
+    ),
+    "timeout": _NUMBER,
+    "env": st.dictionaries(st.sampled_from(["A", "B"]), st.text(max_size=2), max_size=2),
+    "cwd": st.text(max_size=2),
+    "weight": _NUMBER,
+}
+_FILE_VALUES: dict[str, st.SearchStrategy[object]] = {
+    "name": st.text(max_size=3),
+    "max_concurrent": st.integers(1, 4),
+    "failure": st.sampled_from(["fail-fast", "continue"]),
+    "cwd": st.text(max_size=2),
+    "env": _STEP_VALUES["env"],
+}
+#: what may be wrong with a table: a key set to any value, a required key missing
+_KEYS = st.sampled_from(
+    ["run", "retry", "env", "depends_on", "timeout", "attempts", "delay", "colour", "steps"]
+)
+
+
+@st.composite
+def _tables(
+    draw: st.DrawFn, values: dict[str, st.SearchStrategy[object]], required: tuple[str, ...]
+) -> dict[str, object]:
+    """A valid table, or (one time in three) one with something wrong."""
+    keys = draw(st.lists(st.sampled_from(sorted(set(values) - set(required))), unique=True))
+    table = {key: draw(values[key]) for key in (*required, *keys)}
+    if draw(st.integers(0, 2)) == 0:
+        key = draw(_KEYS)
+        if draw(st.booleans()):
+            table.pop(key, None)
+        else:
+            table[key] = draw(_SCALARS)
+    if "retry" in table and type(table["retry"]) is dict and draw(st.booleans()):
+        table["retry"] = {**table["retry"], draw(_KEYS): draw(_SCALARS)}
+    return table
+
+
+_FILES = st.builds(
+    lambda steps, rest: {"steps": steps, **rest},
+    st.dictionaries(st.sampled_from(["a", "b"]), _tables(_STEP_VALUES, ("run",)), max_size=2),
+    _tables(_FILE_VALUES, ()),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_FILES)
+def test_the_fast_path_builds_what_cattrs_builds(raw: dict[str, object]) -> None:
+    fast = _fast_structure(raw)
+    try:
+        slow = _converter().structure(raw, _FileSpec)
+    except Exception:  # cattrs' error tree: any error means "rejected"
+        assert fast is None
+        return
+    if fast is not None:  # the fast path may leave a valid file to cattrs, never the reverse
+        assert fast == slow
+        for name, step in fast.steps.items():
+            assert {k: type(v) for k, v in attrs.asdict(step, recurse=False).items()} == {
+                k: type(v) for k, v in attrs.asdict(slow.steps[name], recurse=False).items()
+            }
+
+
+def test_a_valid_file_takes_the_fast_path() -> None:
+    raw = {
+        "name": "n",
+        "max_concurrent": 2,
+        "failure": "continue",
+        "cwd": "x",
+        "env": {"A": "1"},
+        "steps": {
+            "a": {
+                "run": ["echo", "hi"],
+                "description": "d",
+                "depends_on": ["b"],
+                "inputs": ["*.py"],
+                "outputs": ["out"],
+                "retry": {"attempts": 3, "delay": 1, "backoff": 2.5},
+                "timeout": 5,
+                "env": {"B": "2"},
+                "cwd": "sub",
+                "weight": 3,
+            },
+            "b": {"run": "true", "retry": 2},
+        },
+    }
+    fast = _fast_structure(raw)
+    assert fast is not None
+    assert fast == _converter().structure(raw, _FileSpec)
+    assert fast.steps["a"].retry == RetrySpec(3, 1.0, 2.5)
+    assert type(fast.steps["a"].timeout) is float
+    assert fast.steps["b"].retry == RetrySpec(2)
+
+
+def test_a_repeated_dependency_counts_once() -> None:
+    spec = parse_spec(
+        '[steps.a]\nrun = "true"\n[steps.b]\nrun = "true"\ndepends_on = ["a", "a"]\n', FILE
+    )
+    assert spec.steps["b"].depends_on == ["a"]
+    assert spec.steps["a"].depends_on == []

@@ -45,10 +45,11 @@ def test_steady_trace_gives_the_exact_rate_and_eta() -> None:
     assert snap.at == 10.0
     assert not snap.stalled
     assert est.last is snap
-    # A perfectly straight trace leaves only the allowance for changes not seen yet.
-    assert snap.eta_low is not None
+    # A perfectly straight trace leaves only the upward allowance for changes not seen yet:
+    # nothing in it suggests that the job ends early.
+    assert snap.eta_low == pytest.approx(10.0, rel=1e-9)
     assert snap.eta_high is not None
-    assert 7.0 < snap.eta_low < 10.0 < snap.eta_high < 20.0
+    assert 10.0 < snap.eta_high < 20.0
 
 
 def test_no_progress_yet_means_unknown_eta() -> None:
@@ -116,6 +117,17 @@ def test_a_lower_fraction_is_a_revised_total() -> None:
     assert snap.eta == pytest.approx(14.0, rel=1e-9)
 
 
+def test_a_revised_total_counts_the_work_since_the_previous_sample() -> None:
+    est = EtaEstimator()
+    for t in range(11):
+        est.update(0.05 * t, at=float(t))
+    # One second later the total doubled: 0.55 of the old total is 0.275 of the new one, done
+    # in 11 s, so 0.025/s and 29 s left (not 0.275 in 10 s, which would say 26.4 s).
+    snap = est.update(0.275, at=11.0)
+    assert snap.rate == pytest.approx(0.025, rel=1e-9)
+    assert snap.eta == pytest.approx(29.0, rel=1e-9)
+
+
 def test_a_drop_to_zero_is_a_restart() -> None:
     est = EtaEstimator()
     for t in range(4):
@@ -139,6 +151,36 @@ def test_speeding_up_bends_the_eta_down() -> None:
     assert snap.eta is not None
     assert snap.eta < 0.75 / snap.rate
     assert snap.eta == pytest.approx(10.0, rel=0.1)
+
+
+def test_a_change_of_speed_seen_widens_the_range_both_ways() -> None:
+    straight, bending = EtaEstimator(), EtaEstimator()
+    for i in range(101):
+        t = 0.1 * i
+        flat = straight.update(t / 40.0, at=t)
+        bent = bending.update(t * t / 400.0, at=t)
+    assert flat.eta_low == pytest.approx(flat.eta, rel=1e-6)
+    assert bent.eta is not None
+    assert bent.eta_low is not None
+    assert bent.eta_low < 0.9 * bent.eta
+
+
+def test_noisy_progress_gives_the_median_time_left_not_the_mean() -> None:
+    est = EtaEstimator()
+    # 0.25 done in 10 s, in increments of 0.005 and 0.045: the lifetime rate is 0.025/s, so
+    # the mean time left is 30 s.  The rate is uncertain, and the time it gives skewed upwards:
+    # the median (the least absolute error) is shorter.
+    for i in range(11):
+        snap = est.update(0.025 * i - (0.02 if i % 2 else 0.0), at=float(i))
+    assert snap.rate == pytest.approx(0.025, rel=1e-9)
+    assert snap.eta is not None
+    assert 25.0 < snap.eta < 30.0
+    # A steadier job at the same speed is closer to the mean.
+    steadier = EtaEstimator()
+    for i in range(11):
+        calm = steadier.update(0.025 * i - (0.002 if i % 2 else 0.0), at=float(i))
+    assert calm.eta is not None
+    assert snap.eta < calm.eta < 30.0
 
 
 def test_a_sudden_change_of_speed_is_followed() -> None:
@@ -226,7 +268,9 @@ def test_stall_detection_is_relative_to_the_typical_gap(cadence: float) -> None:
     stalled = waiting[-1]
     assert stalled.eta_low is not None
     assert stalled.eta_high is not None
-    assert stalled.eta_low < 40 * cadence < stalled.eta_high
+    # The work left, plus Gott's range for how much longer the wait lasts.
+    assert stalled.eta is not None
+    assert 40 * cadence < stalled.eta_low < stalled.eta < stalled.eta_high
     resumed = est.update(0.22, at=cadence * 30)
     assert not resumed.stalled
     # The stall was cut out of the time axis: the speed is the one before the stall.

@@ -477,7 +477,9 @@ async def test_snapshots_carry_the_range(autojump_clock: trio.testing.MockClock)
         assert snap.eta is not None
         assert snap.eta_low is not None
         assert snap.eta_high is not None
-        assert snap.eta_low < snap.eta < snap.eta_high
+        # A straight history: nothing suggests an early end, a later one is always possible.
+        assert snap.eta_low == pytest.approx(snap.eta, rel=1e-9)
+        assert snap.eta < snap.eta_high
 
 
 async def test_a_failing_runner_fails_the_block(autojump_clock: trio.testing.MockClock) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trio_orch.cli._args import count
+from trio_orch.cli._main import BENCH_HELP
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -48,7 +49,7 @@ def add_parser(commands: Any) -> None:
     """Add the ``bench`` sub-command to ``commands`` (an argparse sub-parsers action)."""
     parser: argparse.ArgumentParser = commands.add_parser(
         "bench",
-        help="run the benchmark suites (or your own file) against raw Trio and peers",
+        help=BENCH_HELP,
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

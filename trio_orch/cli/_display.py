@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from trio_orch.engines import StepStatus, WorkflowStatus
-from trio_orch.primitives import format_eta
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -73,6 +72,8 @@ def _seconds(value: float) -> str:
 
 def _snapshot_eta(snap: ProgressSnapshot) -> str:
     """``eta 45 s``, ``eta 2-5 min`` (the 80 % range, when wide), ``eta ?``."""
+    from trio_orch.primitives import format_eta  # (only live bars show an ETA)
+
     return f"eta {format_eta(snap)}"
 
 

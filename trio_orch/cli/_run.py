@@ -1,10 +1,11 @@
 """``trio-orch run [FILE] [STEP ...]``: run a declarative workflow of commands, as a task runner.
 
-Each step's command runs with :func:`trio.run_process` inside a :class:`trio_orch.Workflow`
-(dependencies, retries, per-attempt timeouts, ``max_concurrent``, failure policy), in its own
-process group, with stdin from ``/dev/null``.  A command given as a string runs with
-``/bin/sh -c`` unless it is a plain word list (no quotes, variables, redirections, globs or
-shell keywords), which is executed directly, as make does.  Its output is written verbatim,
+Each step's command runs as a child process (started by :mod:`trio_orch.cli._spawn`) inside a
+:class:`trio_orch.Workflow` (dependencies, retries, per-attempt timeouts, ``max_concurrent``,
+failure policy), in its own process group, with stdin from ``/dev/null``.  A command given as
+a string runs with ``/bin/sh -c`` unless it is a plain word list (no quotes, variables,
+redirections, globs or shell keywords), which is executed directly, as make does, with sh's
+exit status 127 for a program that is not found.  Its output is written verbatim,
 batched, with the step's name as a prefix (or to ``--logs DIR``); a line ``::progress 0.42``
 (or ``::progress 42%``) reports the step's progress instead of being printed.
 
@@ -18,14 +19,13 @@ Exit status: 0 succeeded, 1 a step failed, 2 bad file or usage, 130 interrupted 
 from __future__ import annotations
 
 import contextlib
-import difflib
+import errno
 import hashlib
 import json
 import logging
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +37,7 @@ import attrs
 import trio
 
 from trio_orch._exceptions import CannotStart, CommandFailed, SpecError, WorkflowDefinitionError
+from trio_orch._log import get_logger
 from trio_orch.cli._display import (
     Display,
     JsonDisplay,
@@ -46,7 +47,9 @@ from trio_orch.cli._display import (
     plan_lines,
     reason_of,
 )
+from trio_orch.cli._main import EXIT_PIPE
 from trio_orch.cli._output import MAX_LINE, Colors, Writer, split_long_line
+from trio_orch.cli._spawn import Child, Spawner
 from trio_orch.cli._spec import DEFAULT_FILE, StepSpec, WorkflowSpec, find_workflow_file, load_spec
 from trio_orch.cli._state import Fingerprint, StateFile, fingerprint, stale_reason, state_path
 from trio_orch.engines import (
@@ -59,42 +62,59 @@ from trio_orch.engines import (
     WorkflowRun,
     WorkflowStatus,
 )
-from trio_orch.primitives import Jitter, ProgressTracker, RetryPolicy, open_progress_tracker
+from trio_orch.primitives import Jitter, RetryPolicy
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
+
+    from trio_orch.primitives import ProgressTracker
 
 __all__ = ["run_command"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_PIPE = 141
 _EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 _PROGRESS_LINE = re.compile(rb"^::progress\s+([0-9.]+)\s*(%?)\s*$")
 _FAILURES = {"fail-fast": FailurePolicy.FAIL_FAST, "continue": FailurePolicy.CONTINUE}
-#: characters that need a shell; a command without them (and without a shell keyword or
-#: builtin as its first word) is executed directly
-_SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!\n")
+#: characters that need a shell (make's list, plus ``=``, ``%``, ``\\``, quotes, newline): a
+#: command without them, whose first word is no shell keyword or builtin, is run directly
+_SHELL_CHARS = frozenset("|&;<>()$`\\\"'*?[]#~=%{}!^\n")
+#: sh's reserved words and the builtins that are no program of their own (or that must
+#: change the shell itself), from POSIX, dash, bash and ksh; make keeps these for the shell too
 _SHELL_WORDS = frozenset(
     [
         "!",
         ".",
         ":",
         "[",
+        "[[",
+        "]]",
+        "{",
+        "}",
         "alias",
         "bg",
+        "bind",
         "break",
+        "builtin",
+        "caller",
         "case",
         "cd",
         "command",
+        "compgen",
+        "complete",
         "continue",
+        "coproc",
+        "declare",
+        "dirs",
+        "disown",
         "do",
         "done",
         "elif",
         "else",
+        "enable",
         "esac",
         "eval",
         "exec",
@@ -107,19 +127,33 @@ _SHELL_WORDS = frozenset(
         "function",
         "getopts",
         "hash",
+        "help",
+        "history",
         "if",
+        "in",
         "jobs",
         "let",
         "local",
+        "login",
+        "logout",
+        "mapfile",
+        "newgrp",
+        "popd",
+        "pushd",
         "read",
+        "readarray",
         "readonly",
         "return",
         "select",
         "set",
         "shift",
+        "shopt",
         "source",
+        "suspend",
+        "test",
         "then",
         "time",
+        "times",
         "trap",
         "type",
         "typeset",
@@ -130,12 +164,16 @@ _SHELL_WORDS = frozenset(
         "until",
         "wait",
         "while",
-        "{",
-        "}",
     ]
 )
+#: what separates words for sh (and only that: no other whitespace)
+_BLANKS = re.compile(r"[ \t]+")
 #: how often the display redraws and buffered output is written (seconds)
 _TICK = 0.1
+#: how long a cancelled step's process gets to exit after its SIGKILL (seconds)
+_AFTER_SIGKILL = 5.0
+
+_logger = get_logger("cli")
 
 
 def _signal_name(number: int) -> str:
@@ -149,9 +187,10 @@ def command_argv(run: str | list[str]) -> list[str]:
     """The argv for a step's ``run``: a list as it is; a string directly or via ``sh -c``."""
     if isinstance(run, list):
         return run
-    words = run.split()
-    if words and not (_SHELL_CHARS & set(run)) and words[0] not in _SHELL_WORDS:
-        return words
+    if _SHELL_CHARS.isdisjoint(run):
+        words = _BLANKS.split(run.strip(" \t"))
+        if words[0] and words[0] not in _SHELL_WORDS:
+            return words
     return ["/bin/sh", "-c", run]
 
 
@@ -229,6 +268,8 @@ def run_command(args: argparse.Namespace) -> int:
         spec = attrs.evolve(spec, failure="continue")
     unknown = [t for t in targets if t not in spec.steps]
     if unknown:
+        import difflib  # only for a mistake's hint
+
         for name in unknown:
             close = difflib.get_close_matches(name, list(spec.steps), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -414,6 +455,8 @@ class _Runner:
     #: the scope of the whole command (runs and watching)
     _outer: trio.CancelScope | None = attrs.field(default=None, init=False)
     _base_env: dict[str, str] = attrs.field(factory=dict, init=False)
+    #: starts the steps' processes (made when the run starts: it looks at this process)
+    _spawner: Spawner = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         base = dict(os.environ)
@@ -482,6 +525,7 @@ class _Runner:
         """The whole run under ``trio.run``; returns the exit status."""
         with tempfile.TemporaryDirectory(prefix="trio-orch-run-") as run_dir:
             self._run_dir = Path(run_dir)
+            self._spawner = Spawner()
             status = EXIT_FAILED
             with trio.CancelScope() as scope:
                 self._outer = scope
@@ -500,12 +544,20 @@ class _Runner:
         self._durations.clear()
         names = workflow.plan(targets or self.targets).names
         display = self.display
+        live = isinstance(display, LiveDisplay)
         if isinstance(display, LiveDisplay):
             display.set_total(len(names))
         handle: WorkflowRun | None = None
-        async with open_progress_tracker(tick=_TICK) as tracker, trio.open_nursery() as nursery:
-            for name in names:
-                tracker.track(name, total=1.0, weight=self.spec.steps[name].weight)
+        async with contextlib.AsyncExitStack() as stack:
+            # Only the live bars show progress: without them no tracker is kept up to date.
+            tracker = None
+            if live:
+                from trio_orch.primitives import open_progress_tracker  # only for live bars
+
+                tracker = await stack.enter_async_context(open_progress_tracker(tick=_TICK))
+                for name in names:
+                    tracker.track(name, total=1.0, weight=self.spec.steps[name].weight)
+            nursery = await stack.enter_async_context(trio.open_nursery())
             nursery.start_soon(self._refresh, tracker)
             with trio.CancelScope() as run_scope:
                 self._scope = run_scope
@@ -521,7 +573,8 @@ class _Runner:
                     )
             self._scope = None
             self._save_state()
-            await tracker.refresh()
+            if tracker is not None:
+                await tracker.refresh()
             self.display.refresh(tracker)
             nursery.cancel_scope.cancel(reason="workflow finished")
         assert handle is not None
@@ -541,7 +594,7 @@ class _Runner:
         except OSError as exc:
             self.display.message(f"warning: cannot save {self.state.path}: {exc.strerror or exc}")
 
-    async def _refresh(self, tracker: ProgressTracker) -> None:
+    async def _refresh(self, tracker: ProgressTracker | None) -> None:
         while True:
             await trio.sleep(_TICK)
             self.display.refresh(tracker)
@@ -691,65 +744,79 @@ class _Runner:
         if not _is_dir(cwd):
             raise CannotStart(str(cwd), "no such directory (the step's cwd)")
         sink, close = self._sink(name, ctx.attempt)
-        started = time.monotonic()
         try:
-            async with trio.open_nursery() as nursery:
-                process: trio.Process = await nursery.start(
-                    partial(
-                        trio.run_process,
-                        argv,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        check=False,
-                        cwd=cwd,
-                        env=self._env(name, body, ctx.attempt),
-                        start_new_session=True,
-                        deliver_cancel=self._deliver_cancel,
-                    )
-                )
-                assert process.stdout is not None
-                nursery.start_soon(self._pump, process.stdout, ctx, sink)
-                await process.wait()
-                seconds = time.monotonic() - started
-                # Background children still holding the pipe would keep the pump waiting.
-                _kill_group(process, signal.SIGKILL)
-        except BaseExceptionGroup as group:
-            error = group.exceptions[0] if len(group.exceptions) == 1 else None
-            if not isinstance(error, OSError):
-                raise
-            reason = error.strerror or str(error)
-            raise CannotStart(argv[0], reason) from error
+            env = self._env(name, body, ctx.attempt)
+            started = time.monotonic()
+            try:
+                child = await self._spawner.start(argv, cwd, env)
+            except OSError as error:
+                if not (isinstance(body.run, str) and argv[0] != "/bin/sh"):
+                    raise CannotStart(argv[0], error.strerror or str(error)) from error
+                if error.errno != errno.ENOEXEC:  # as sh says it, with its exit status
+                    status, text = _not_started(argv[0], error)
+                    sink(text.encode("utf-8", "replace"))
+                    await trio.lowlevel.checkpoint()
+                    return status, time.monotonic() - started
+                # not a binary and no #! line: sh runs such a file as a script, so does it here
+                argv = ["/bin/sh", "-c", body.run]
+                try:
+                    child = await self._spawner.start(argv, cwd, env)
+                except OSError as again:  # pragma: no cover - /bin/sh itself cannot start
+                    raise CannotStart(argv[0], again.strerror or str(again)) from again
+            return await self._wait(child, ctx, sink, started)
         finally:
             close()
-        assert process.returncode is not None
-        return process.returncode, seconds
 
-    async def _deliver_cancel(self, process: trio.Process) -> None:
+    async def _wait(
+        self, child: Child, ctx: StepContext, sink: Any, started: float
+    ) -> tuple[int, float]:
+        """Pass the child's output on until it exits; its exit status and run time."""
+        output = _Output(partial(self._lines, ctx=ctx, sink=sink))
+        seconds = 0.0
+
+        def exited() -> None:
+            nonlocal seconds
+            seconds = time.monotonic() - started
+            # Background children still holding the pipe would keep the output open.  (On
+            # the fast path the child is not reaped yet: the group id is still its own.)
+            _kill_group(child.pid, signal.SIGKILL)
+
+        try:
+            try:
+                await child.pass_output(output.feed, exited)
+            except BaseException:  # cancelled: stop it, then go on being cancelled
+                await self._stop(child)
+                raise
+            output.finish()
+            returncode = child.reap(block=True)
+        finally:
+            child.close()
+        assert returncode is not None, "it exited"
+        return returncode, seconds
+
+    async def _stop(self, child: Child) -> None:
+        """SIGTERM to the step's process group, SIGKILL after the grace period (or at a
+        second Ctrl-C); return once the step's process exited (bounded)."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self.grace + _AFTER_SIGKILL
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._deliver_cancel, child.pid)
+                await child.exited()
+                nursery.cancel_scope.cancel(reason="the step's process exited")
+        _kill_group(child.pid, signal.SIGKILL)  # what is left of its group
+        if child.reap(block=not scope.cancelled_caught) is None:  # pragma: no cover - a
+            # process that SIGKILL does not end (stuck in the kernel): left to the system
+            _logger.error("trio_orch.cli.process_left_running", pid=child.pid)
+            self.display.message(f"warning: process {child.pid} did not exit after SIGKILL")
+
+    async def _deliver_cancel(self, pid: int) -> None:
         """SIGTERM to the step's process group, SIGKILL after the grace period."""
-        _kill_group(process, signal.SIGTERM)
+        _kill_group(pid, signal.SIGTERM)
         with trio.move_on_after(self.grace):
             await self._kill_now.wait()
-        _kill_group(process, signal.SIGKILL)
+        _kill_group(pid, signal.SIGKILL)
 
-    async def _pump(self, stream: trio.abc.ReceiveStream, ctx: StepContext, sink: Any) -> None:
-        """Pass the step's output on in whole lines, a chunk at a time."""
-        pending = b""
-        async for chunk in stream:
-            data: bytes = pending + chunk if pending else bytes(chunk)
-            end = data.rfind(b"\n") + 1
-            if end == 0:
-                pending = data
-                if len(pending) > MAX_LINE:
-                    *whole, pending = split_long_line(pending)
-                    self._lines(b"\n".join(whole) + b"\n", ctx, sink)
-                continue
-            pending = data[end:]
-            self._lines(data[:end], ctx, sink)
-        if pending:
-            self._lines(pending + b"\n", ctx, sink)
-
-    def _lines(self, data: bytes, ctx: StepContext, sink: Any) -> None:
+    def _lines(self, data: bytes, *, ctx: StepContext, sink: Any) -> None:
         """``data``: whole lines.  Take out progress lines, split long ones, pass the rest on."""
         if b"::progress" in data or len(data) > MAX_LINE:
             kept: list[bytes] = []
@@ -776,6 +843,35 @@ class _Runner:
         return handle.write, handle.close
 
 
+class _Output:
+    """A step's output cut into whole lines for ``lines`` (a line's start waits for its end)."""
+
+    __slots__ = ("_lines", "_pending")
+
+    def __init__(self, lines: Callable[[bytes], None]) -> None:
+        self._lines = lines
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        """The next chunk read from the step."""
+        data = self._pending + chunk if self._pending else chunk
+        end = data.rfind(b"\n") + 1
+        if end == 0:
+            self._pending = data
+            if len(data) > MAX_LINE:
+                *whole, self._pending = split_long_line(data)
+                self._lines(b"\n".join(whole) + b"\n")
+            return
+        self._pending = data[end:]
+        self._lines(data[:end])
+
+    def finish(self) -> None:
+        """The output ended: a last line without its newline gets one."""
+        if self._pending:
+            self._lines(self._pending + b"\n")
+            self._pending = b""
+
+
 def _is_dir(path: Path) -> bool:
     return path.is_dir()
 
@@ -784,7 +880,16 @@ def _nothing() -> None:
     return None
 
 
-def _kill_group(process: trio.Process, signum: int) -> None:
+def _kill_group(pid: int, signum: int) -> None:
     """Send ``signum`` to the process group the step's process leads (it started a session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signum)
+        os.killpg(pid, signum)
+
+
+def _not_started(program: str, error: OSError) -> tuple[int, str]:
+    """What sh reports for a command it cannot run: (exit status, the line it prints)."""
+    if error.errno == errno.EACCES:
+        return 126, f"trio-orch: {program}: Permission denied\n"
+    if error.errno in (errno.ENOENT, errno.ENOTDIR):
+        return 127, f"trio-orch: {program}: not found\n"
+    return 126, f"trio-orch: {program}: {error.strerror or error}\n"

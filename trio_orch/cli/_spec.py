@@ -30,7 +30,7 @@ then in each parent (:func:`find_workflow_file`), as ``just`` finds its justfile
 
 from __future__ import annotations
 
-import difflib
+import functools
 import operator
 import re
 import tomllib
@@ -39,21 +39,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
-from cattrs.cols import list_structure_factory, mapping_structure_factory
-from cattrs.errors import (
-    AttributeValidationNote,
-    ClassValidationError,
-    ForbiddenExtraKeysError,
-    IterableValidationError,
-    IterableValidationNote,
-)
-from cattrs.gen import make_dict_structure_fn
 
 from trio_orch._exceptions import SpecError, SpecProblem
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import cattrs
 
 __all__ = [
     "DEFAULT_FILE",
@@ -136,10 +128,6 @@ class _FileSpec:
     env: dict[str, str] = attrs.Factory(dict)
 
 
-for _cls in (RetrySpec, StepSpec, _FileSpec):
-    attrs.resolve_types(_cls)
-
-
 Problem = SpecProblem
 
 
@@ -162,7 +150,15 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-def _make_converter() -> cattrs.Converter:
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The cattrs converter, made the first time a file is not structured by the fast path
+    (:func:`_fast_structure`): only a file with a problem needs it (and cattrs)."""
+    import cattrs
+    from cattrs.gen import make_dict_structure_fn
+
+    for cls in (RetrySpec, StepSpec, _FileSpec):
+        attrs.resolve_types(cls)
     converter = cattrs.Converter(forbid_extra_keys=True)
 
     def strict_int(value: object, _: object) -> int:
@@ -227,6 +223,8 @@ def _make_converter() -> cattrs.Converter:
 
 def _checked_container(converter: cattrs.Converter, cl: Any) -> Any:
     """cattrs' own hook for ``cl``, after checking that the value is a table / an array."""
+    from cattrs.cols import list_structure_factory, mapping_structure_factory
+
     is_map = typing.get_origin(cl) is dict
     inner: Any = (
         mapping_structure_factory(cl, converter, dict, detailed_validation=True)
@@ -243,8 +241,6 @@ def _checked_container(converter: cattrs.Converter, cl: Any) -> Any:
     return hook
 
 
-_CONVERTER = _make_converter()
-
 _FIELDS: dict[type[Any], tuple[str, ...]] = {
     cls: tuple(a.name for a in attrs.fields(cls)) for cls in (_FileSpec, StepSpec, RetrySpec)
 }
@@ -252,6 +248,14 @@ _FIELDS: dict[type[Any], tuple[str, ...]] = {
 
 def _problems_from(exc: BaseException, key: tuple[str | int, ...]) -> list[Problem]:
     """Walk cattrs' error tree; every leaf becomes a Problem at its key path."""
+    from cattrs.errors import (
+        AttributeValidationNote,
+        ClassValidationError,
+        ForbiddenExtraKeysError,
+        IterableValidationError,
+        IterableValidationNote,
+    )
+
     for note in getattr(exc, "__notes__", ()):
         if isinstance(note, AttributeValidationNote):
             key = (*key, note.name)
@@ -271,10 +275,114 @@ def _problems_from(exc: BaseException, key: tuple[str | int, ...]) -> list[Probl
 
 def _unknown_key(key: str, known: tuple[str, ...]) -> str:
     message = f"unknown key (expected one of: {', '.join(known)})"
+    import difflib  # only for a mistake's hint
+
     close = difflib.get_close_matches(key, known, n=1)
     if close:
         message = f"unknown key; did you mean {close[0]!r}?"
     return message
+
+
+# --- the fast path ---------------------------------------------------------------------------
+#
+# A file whose every value has its right type is structured here, without cattrs: a tenth of
+# the time, and cattrs is not even imported.  Anything else (a wrong type, an unknown key, a
+# missing one) returns None, and cattrs structures the file and says what is wrong.  So this
+# accepts nothing cattrs rejects and builds what cattrs builds (tests/cli/test_spec.py checks
+# both on random files).
+
+
+def _text(value: object) -> bool:
+    return type(value) is str
+
+
+def _texts(value: object) -> bool:
+    return type(value) is list and all(type(v) is str for v in value)
+
+
+def _text_table(value: object) -> bool:
+    return type(value) is dict and all(type(v) is str for v in value.values())
+
+
+def _number(value: object) -> bool:
+    return type(value) is float or type(value) is int
+
+
+_STEP_CHECKS: dict[str, typing.Callable[[object], bool]] = {
+    "run": lambda v: type(v) is str or (_texts(v) and bool(v)),
+    "description": _text,
+    "depends_on": _texts,
+    "inputs": _texts,
+    "outputs": _texts,
+    "timeout": _number,
+    "env": _text_table,
+    "cwd": _text,
+    "weight": _number,
+    "retry": lambda v: (
+        type(v) is int
+        or (
+            type(v) is dict
+            and type(v.get("attempts")) is int
+            and v.keys() <= {"attempts", "delay", "backoff"}
+            and all(_number(v[k]) for k in ("delay", "backoff") if k in v)
+        )
+    ),
+}
+_FILE_CHECKS: dict[str, typing.Callable[[object], bool]] = {
+    "steps": lambda v: type(v) is dict,
+    "name": _text,
+    "max_concurrent": lambda v: type(v) is int,
+    "failure": _text,
+    "cwd": _text,
+    "env": _text_table,
+}
+
+
+def _fast_step(table: object) -> StepSpec | None:
+    if type(table) is not dict or "run" not in table:
+        return None
+    checks = _STEP_CHECKS
+    for key, value in table.items():
+        check = checks.get(key)
+        if check is None or not check(value):
+            return None
+    fields = dict(table)
+    for key in ("depends_on", "inputs", "outputs", "run"):
+        if type(fields.get(key)) is list:
+            fields[key] = list(fields[key])
+    for key in ("timeout", "weight"):
+        if key in fields:
+            fields[key] = float(fields[key])
+    if "env" in fields:
+        fields["env"] = dict(fields["env"])
+    retry = fields.get("retry")
+    if type(retry) is int:
+        fields["retry"] = RetrySpec(attempts=retry)
+    elif retry is not None:
+        numbers: dict[str, Any] = {k: float(v) for k, v in retry.items() if k != "attempts"}
+        fields["retry"] = RetrySpec(retry["attempts"], **numbers)
+    return StepSpec(**fields)
+
+
+def _fast_structure(raw: dict[str, Any]) -> _FileSpec | None:
+    """The file as cattrs would structure it, when every value is right; else None."""
+    if "steps" not in raw:
+        return None
+    checks = _FILE_CHECKS
+    for key, value in raw.items():
+        check = checks.get(key)
+        if check is None or not check(value):
+            return None
+    steps = {}
+    for name, table in raw["steps"].items():
+        step = _fast_step(table)
+        if step is None:
+            return None
+        steps[name] = step
+    fields = {**raw, "steps": steps}
+    if "env" in fields:
+        fields["env"] = dict(fields["env"])
+    return _FileSpec(**fields)
 
 
 # --- semantic checks -----------------------------------------------------------------------
@@ -304,6 +412,8 @@ def _dependency_problems(graph: dict[str, list[str]]) -> list[Problem]:
             if dep == name:
                 problems.append(Problem((*key, i), f"step {name!r} depends on itself"))
             elif dep not in graph:
+                import difflib  # only for a mistake's hint
+
                 close = difflib.get_close_matches(dep, list(graph), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 problems.append(Problem((*key, i), f"unknown step {dep!r}{hint}"))
@@ -465,8 +575,10 @@ def parse_spec(text: str, path: Path) -> WorkflowSpec:
         raise SpecError(
             path, [Problem(("steps",), "no steps: add at least one [steps.NAME] table")]
         )
+    spec = _fast_structure(raw)
     try:
-        spec = _CONVERTER.structure(raw, _FileSpec)
+        if spec is None:
+            spec = _converter().structure(raw, _FileSpec)
     except Exception as exc:  # cattrs' error tree; anything else is a bug and would show
         problems = _problems_from(exc, ())
         # a type error elsewhere must not hide unknown dependencies or a cycle
@@ -478,7 +590,9 @@ def parse_spec(text: str, path: Path) -> WorkflowSpec:
     base = path.resolve().parent
     # a repeated dependency means what it means to the library: the same dependency, once
     steps = {
-        name: attrs.evolve(step, depends_on=list(dict.fromkeys(step.depends_on)))
+        name: step
+        if len(set(step.depends_on)) == len(step.depends_on)
+        else attrs.evolve(step, depends_on=list(dict.fromkeys(step.depends_on)))
         for name, step in spec.steps.items()
     }
     return WorkflowSpec(

@@ -12,12 +12,15 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from trio_orch.engines import _workflow_events as ev
+from trio_orch._lazy import LazyModule
 from trio_orch.engines._workflow_model import CompensationResult
 from trio_orch.engines._workflow_run import StepContext
 
 if TYPE_CHECKING:
+    from trio_orch.engines import _workflow_events as ev
     from trio_orch.engines._workflow_run import _Run
+else:  # loaded with the first event emitted: a run without a bus never imports them
+    ev = LazyModule("trio_orch.engines._workflow_events")
 
 
 async def compensate(

@@ -443,6 +443,8 @@ def store_from_url(url: str) -> JobStore:
         ValueError: the URL's scheme names no known store.
     """
     scheme = url.partition(":")[0]
+    if scheme not in _SCHEMES:  # the durable stores' schemes: registered by this import
+        import trio_orch.engines._store_url  # noqa: F401 - loaded on first use (engines/__init__)
     factory = _SCHEMES.get(scheme)
     if factory is None or "://" not in url:
         known = ", ".join(f"{s}://" for s in sorted(_SCHEMES))

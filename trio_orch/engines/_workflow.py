@@ -13,6 +13,7 @@ import trio
 
 from trio_orch._exceptions import WorkflowDefinitionError
 from trio_orch._groups import leaves
+from trio_orch._lazy import LazyModule
 from trio_orch._log import get_logger
 from trio_orch._validate import (
     check_instance,
@@ -21,7 +22,6 @@ from trio_orch._validate import (
     nonempty_str_validator,
     number_validator,
 )
-from trio_orch.engines import _workflow_events as ev
 from trio_orch.engines._compensation import compensate
 from trio_orch.engines._workflow_model import (
     CompensateFn,
@@ -40,13 +40,15 @@ from trio_orch.engines._workflow_model import (
     compile_steps,
 )
 from trio_orch.engines._workflow_run import _Run
-from trio_orch.primitives import ProgressTracker
 
 if TYPE_CHECKING:
     from trio_orch._log import Logger
+    from trio_orch.engines import _workflow_events as ev
     from trio_orch.engines._jobs_store import JobStore
     from trio_orch.events import Event, EventBus
-    from trio_orch.primitives import ProgressTask, RetryPolicy
+    from trio_orch.primitives import ProgressTask, ProgressTracker, RetryPolicy
+else:  # loaded with the first event emitted: a run without a bus never imports them
+    ev = LazyModule("trio_orch.engines._workflow_events")
 
 F = TypeVar("F", bound=StepFn)
 
@@ -59,6 +61,13 @@ def _check_bus(_: object, attribute: attrs.Attribute[Any] | None, value: object)
     if value is not None and not callable(getattr(value, "emit", None)):
         msg = f"bus must be an EventBus or None, got {value!r}"
         raise TypeError(msg)
+
+
+def _check_progress(_: object, attribute: attrs.Attribute[Any] | None, value: object) -> None:
+    if value is not None:  # (imported here: a workflow without a tracker never loads it)
+        from trio_orch.primitives import ProgressTracker
+
+        check_instance("progress", value, ProgressTracker, "a ProgressTracker", allow_none=True)
 
 
 def _collapse(exc: BaseException) -> BaseException:
@@ -258,7 +267,7 @@ class Workflow:
         default=None,
         kw_only=True,
         repr=False,
-        validator=instance_validator(ProgressTracker, "a ProgressTracker", allow_none=True),
+        validator=_check_progress,
     )
     compensation_timeout: float = attrs.field(
         default=30.0, kw_only=True, validator=number_validator(strict=True, allow_inf=True)
@@ -528,7 +537,7 @@ class Workflow:
             msg = f"inputs must be a mapping or None, got {inputs!r}"
             raise TypeError(msg)
         _check_bus(None, None, bus)
-        check_instance("progress", progress, ProgressTracker, "a ProgressTracker", allow_none=True)
+        _check_progress(None, None, progress)
         if on_attempt is not None and not callable(cast("object", on_attempt)):
             msg = f"on_attempt must be callable or None, got {on_attempt!r}"
             raise TypeError(msg)

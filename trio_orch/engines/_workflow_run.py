@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, final
 import attrs
 import trio
 
-from trio_orch.engines import _workflow_events as ev
+from trio_orch._lazy import LazyModule
 from trio_orch.engines._workflow_model import (
     FailurePolicy,
     Node,
@@ -35,8 +35,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from trio_orch._log import Logger
+    from trio_orch.engines import _workflow_events as ev
     from trio_orch.events import Event
     from trio_orch.primitives import ProgressTask
+else:  # loaded with the first event emitted: a run without a bus never imports them
+    ev = LazyModule("trio_orch.engines._workflow_events")
 
 #: a task yields to the scheduler after this many steps in a row (fairness for steps that
 #: never checkpoint themselves)

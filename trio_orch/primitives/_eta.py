@@ -29,15 +29,20 @@ ETA (and its range) by ``k``, up to float rounding.
   in steps), then grows with the wait, by ``max(1, eta / elapsed)`` per second (what has lasted
   long is likely to last).  After ``stall_gaps`` typical gaps the snapshot is flagged
   ``stalled``, and when progress resumes the stall is cut out of the fits' time axis.
-* A lower reported fraction is a revised total: the history is rescaled to the new total (O(1),
-  the sums are linear in progress).  A drop to 0 is a restart: the fits start again.
+* A lower reported fraction is a revised total: the history is carried to the sample at the
+  current speed, then rescaled to the new total (O(1), the sums are linear in progress).  A drop
+  to 0 is a restart: the fits start again.
+* The point estimate is the *median* time left, which minimizes the mean absolute error: noisy
+  progress is read as a gamma process, so the rate seen and the time the rest takes are skewed
+  and their medians are off their means by about ``1 / (3 * shape)`` (see ``_to_median``).
 * The 80 % range ``[eta_low, eta_high]`` is log-normal around the work estimate: the variance of
   the rate, the noise still to come over the remaining time, the disagreement between the
-  windows and the trend, and an allowance for changes of speed not seen yet (larger early on,
-  three times larger upwards, since jobs slow down, stall and grow more often than they end
-  early), widened by Student's t while few intervals have been seen; a wait adds between 1/9 and
-  9 times itself (Gott's 80 % interval for how long something already going on will last).
-  The constants were calibrated on seeds 0-11 of the trace set of ``benchmarks/_traces.py``.
+  windows and the trend, the change of speed already seen (both ways), and an upward allowance
+  for changes of speed not seen yet (larger early on: jobs slow down, stall and grow more often
+  than they end early), widened by Student's t while few intervals have been seen; a wait adds
+  between 1/9 and 9 times itself (Gott's 80 % interval for how long something already going on
+  will last).  The constants were calibrated on seeds 0-11 of the trace set of
+  ``trio_orch/bench/suites/_traces.py``.
 * The running sums and the estimate are updated only when progress advances (or is revised);
   a sample without progress only adds the wait to the stored estimate.
 """
@@ -76,14 +81,20 @@ _ROUNDING = 1e-9
 # tau**32, stay finite).
 _INSTANT = 1e-12
 _MAX_TAU = 2.0**24
-# The 80 % interval: the normal quantile, the allowance for unseen changes of speed (and how
-# much more of it goes upwards), the log-sd used before three intervals are known, the cap on a
-# log-sd, and Gott's factor for a wait.
+# The 80 % interval: the normal quantile; the upward allowance for changes of speed not seen
+# yet (jobs slow down, stall and grow more often than they end early); the weight of the change
+# of speed already seen (its square, less this many times its noise variance), which widens
+# both sides; the log-sd used before three intervals are known, the cap on a log-sd, and Gott's
+# factor for a wait.
 _Z80 = 1.2815515655446004
-_DRIFT = 0.08
-_DRIFT_UP, _DRIFT_DOWN = 3.0, 1.0
+_DRIFT_UP = 0.32
+_CHANGE, _CHANGE_NOISE = 128.0, 4.0
 _FIRST_SD = 1.0
 _MAX_SD = 4.0
+# From a mean to a median time left: a gamma variable's median is about 1 / (3 * shape) off
+# its mean; the factors' bounds.
+_MEDIAN = 1.0 / 3.0
+_MEDIAN_MIN, _MEDIAN_MAX = 0.3, 1.1
 _GOTT = 9.0
 
 
@@ -193,6 +204,9 @@ class EtaEstimator:
     _rate_var: float = attrs.field(init=False, default=0.0)
     _noise_var: float = attrs.field(init=False, default=0.0)
     _lifetime: float = attrs.field(init=False, default=0.0)
+    # The change of speed seen: (linearly weighted rate - lifetime rate)**2 beyond its noise,
+    # relative to the lifetime rate squared.
+    _change: float = attrs.field(init=False, default=0.0)
     # The estimate at the latest advance, in seconds: (work left, low, high), or None.
     _work: tuple[float, float, float] | None = attrs.field(init=False, default=None)
 
@@ -241,7 +255,7 @@ class EtaEstimator:
         else:
             smoothed = max(last.smoothed, value)
             if value < self._adv_p:
-                self._revise(value)
+                self._revise(value, at)
             elif value > self._adv_p:
                 self._advance(value, at)
             elif self._gap is not None and at - self._adv_at > self.stall_gaps * self._gap:
@@ -320,9 +334,15 @@ class EtaEstimator:
         noise[2] *= f
         return t0 * f, t1 * f, du * f
 
-    def _revise(self, value: float) -> None:
-        """The fraction dropped: a revised total (rescale the history) or a restart (forget it)."""
+    def _revise(self, value: float, at: float) -> None:
+        """The fraction dropped: a revised total (rescale the history) or a restart (forget it).
+
+        The new fraction also holds the work done since the latest advance: unless stalled, the
+        history is first carried to ``at`` at the current speed, then rescaled.
+        """
         if value > 0:
+            if self._rate > 0 and not self._stalled and at > self._adv_at:
+                self._advance(self._adv_p + self._rate * (at - self._adv_at) / self._unit, at)
             scale = value / self._adv_p
             for sums in self._sums:
                 sums[0] *= scale
@@ -349,7 +369,8 @@ class EtaEstimator:
         dof = noise[3] - 1.0
         # sum((dp - r*dt)**2 / dt) over the intervals, per degree of freedom.
         spread = noise[0] - 2.0 * lifetime * noise[1] + lifetime * lifetime * noise[2]
-        noise_var = max(0.0, spread) / dof if dof >= 1 else 0.0
+        # (What is left of a perfectly straight history is the rounding of the sums.)
+        noise_var = spread / dof if dof >= 1 and spread > _ROUNDING * noise[0] else 0.0
         sums = self._sums
         rates = []
         variances = []
@@ -374,8 +395,10 @@ class EtaEstimator:
         c0 = sums[0][3] / sums[0][1]
         c1 = sums[_TREND_KERNEL][3] / sums[_TREND_KERNEL][1]
         diff = r1 - r0
+        v = variances[_TREND_KERNEL] - variances[0]
+        relative = diff / r0
+        self._change = max(0.0, relative * relative - _CHANGE_NOISE * (v / r0) / r0)
         if abs(diff) > _ROUNDING * (r0 + r1) and c1 > c0:
-            v = variances[_TREND_KERNEL] - variances[0]
             sds = abs(diff) / math.sqrt(v) if v > 0 else math.inf
             share = min(1.0, max(0.0, (sds - _TREND_FROM) / (_TREND_FULL - _TREND_FROM)))
             trend = share * diff / (c1 - c0)
@@ -412,10 +435,30 @@ class EtaEstimator:
         if self._trend:
             var += math.log(work * rate / left) ** 2
         sd = math.sqrt(var) * _student(intervals - 1.0) / _Z80
-        drift = _DRIFT * (work / (work + self._tau)) ** 2
-        down = math.sqrt(sd * sd + _DRIFT_DOWN * drift)
-        up = math.sqrt(sd * sd + _DRIFT_UP * drift)
-        return min(down, _MAX_SD), min(up, _MAX_SD)
+        # Changes of speed matter more the longer the time left is against the time seen.
+        horizon = (work / (work + self._tau)) ** 2
+        down = sd * sd + _CHANGE * self._change * horizon
+        up = down + _DRIFT_UP * horizon
+        return min(math.sqrt(down), _MAX_SD), min(math.sqrt(up), _MAX_SD)
+
+    def _to_median(self, work: float) -> float:
+        """The factor from ``work``, a mean, to the median time left (the least mean error).
+
+        Noisy progress is a gamma process: with ``a = rate**2 / noise`` its shape per unit of
+        time, the rate seen is a gamma variable of shape ``a * tau``, whose median is under its
+        mean by about ``1 / (3 * shape)``, and the time to do the rest one of shape
+        ``a * work``, whose median is over its mean by about as much (capped: bursts are not
+        gamma-like).
+        """
+        noise = self._noise_var
+        if noise <= 0.0:
+            return 1.0
+        shape = self._rate / noise * self._rate
+        seen, to_come = shape * self._tau, shape * work
+        # (Compared first: a shape that underflowed to 0 must not be divided by.)
+        down = 1.0 - _MEDIAN / seen if seen > _MEDIAN / (1.0 - _MEDIAN_MIN) else _MEDIAN_MIN
+        up = 1.0 + _MEDIAN / to_come if to_come > _MEDIAN / (_MEDIAN_MAX - 1.0) else _MEDIAN_MAX
+        return down * up
 
     def _estimate(self) -> None:
         """The time the work left takes and its 80 % range, in seconds (at each advance)."""
@@ -426,6 +469,7 @@ class EtaEstimator:
         left = 1.0 - value
         work = self._work_left(left)
         down, up = self._spread(left, work)
+        work *= self._to_median(work)
         low = work * math.exp(-_Z80 * down)
         high = work * math.exp(_Z80 * up) * unit
         # A rate so small that the time left overflows (e.g. 1e-311 done) is no estimate.

@@ -4,7 +4,8 @@ Figures (each a fresh process, best of a few runs):
 
 * 200 trivial steps (``true``) in a random DAG (each step after up to 2 earlier ones, seed
   fixed), 8 at a time: ``make -j8`` on a Makefile of the same graph against
-  ``trio-orch run -j 8`` (output to a pipe).  Target: within 3x make.  Also the same with a
+  ``trio-orch run -j 8`` (output to a pipe; what the ``trio-orch`` script runs, in the
+  directory of the file, as one runs make).  Target: within 3x make.  Also the same with a
   single step, and the difference: the per-step cost without interpreter start-up;
 * output: ``seq 1 1000000`` through ``trio-orch run``, piped (target >= 200k lines/s; per CPU
   second of trio-orch and seq, less a one-step run's) and on a pseudo-terminal with the live
@@ -24,6 +25,7 @@ import random
 import resource
 import select
 import shutil
+import site
 import struct
 import subprocess
 import sys
@@ -37,7 +39,11 @@ import attrs
 import trio_orch
 from trio_orch.bench import Figure, measures
 
-CLI = [sys.executable, "-m", "trio_orch", "run"]
+#: what the ``trio-orch`` script runs (its entry point, ``trio_orch.cli:console_main``), as
+#: from a plain install: ``-S`` skips the ``.pth`` hooks of a development (editable) install,
+#: which cost a plain install nothing but this one ~20 ms a start (``_env`` puts the
+#: site-packages directories on ``PYTHONPATH`` instead)
+CLI = [sys.executable, "-S", "-c", "from trio_orch.cli import console_main; console_main()", "run"]
 
 
 def _graph(n: int, seed: int = 3) -> list[list[int]]:
@@ -71,8 +77,9 @@ _PYCACHE: list[str] = []
 def _env() -> dict[str, str]:
     drop = ("FORCE_COLOR", "NO_COLOR", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
-    # the same trio_orch as this process's, installed or not
-    env["PYTHONPATH"] = str(Path(trio_orch.__file__).resolve().parent.parent)
+    # the same trio_orch as this process's, installed or not, and its dependencies
+    here = str(Path(trio_orch.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([here, *site.getsitepackages()])
     if _PYCACHE:
         env["PYTHONPYCACHEPREFIX"] = _PYCACHE[0]
     return env
@@ -209,8 +216,14 @@ def suite(quick: bool) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="bench-run-") as tmp:
         directory = Path(tmp)
         _PYCACHE[:] = [str(directory / "pycache")]
-        # one run to fill the bytecode cache, as an installed package has it
-        subprocess.run([*CLI[:-1], "--version"], env=_env(), stdout=subprocess.DEVNULL, check=True)
+        # one run to fill the bytecode cache (of every module a run imports), as an
+        # installed package has it
+        warm = directory / "warm"
+        warm.mkdir()
+        wf_warm = _write(warm, _graph(1))[0]
+        subprocess.run(
+            [*CLI, str(wf_warm)], cwd=warm, env=_env(), stdout=subprocess.DEVNULL, check=True
+        )
         figures = _spawn_figures(directory, 20 if quick else 200, 1 if quick else 2)
         if quick:  # start-up outweighs 20 steps: the targets are for 200
             figures = [attrs.evolve(f, target=None) for f in figures]
