@@ -71,11 +71,11 @@ def test_trio_orch_run_imports_the_workflow_engine_only() -> None:
         assert absent not in loaded, absent
 
 
-def test_a_job_store_url_works_without_importing_the_url_module_first() -> None:
+def test_a_job_store_url_works_in_a_fresh_process_without_loading_the_store_first() -> None:
     program = (
         "import sys, tempfile, trio\n"
-        "from trio_orch.engines._jobs_store import store_from_url\n"
-        "assert 'trio_orch.engines._store_url' not in sys.modules\n"
+        "from trio_orch.engines._store_url import store_from_url\n"
+        "assert 'trio_orch.engines._store_sqlite' not in sys.modules\n"
         "with tempfile.TemporaryDirectory() as d:\n"
         "    store = store_from_url(f'sqlite:///{d}/jobs.db')\n"
         "    print(type(store).__name__)\n"

@@ -42,7 +42,7 @@ from trio_orch import (
     open_event_bus,
     open_job_queue,
 )
-from trio_orch.engines._jobs_store import store_from_url
+from trio_orch.engines._store_url import store_from_url
 
 NO_JITTER = RetryPolicy(max_attempts=3, initial_delay=1.0, jitter=Jitter.NONE)
 
@@ -1250,7 +1250,7 @@ async def test_a_requeue_that_times_out_with_a_group_is_logged_not_raised(
 async def test_an_owned_store_whose_close_hangs_is_given_up_with_a_log(
     autojump_clock: trio.abc.Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trio_orch.engines import _jobs_store
+    from trio_orch.engines import _store_url
 
     class BadClose(MemoryJobStore):
         def __init__(self, url: str) -> None:
@@ -1263,8 +1263,8 @@ async def test_an_owned_store_whose_close_hangs_is_given_up_with_a_log(
                 raise OSError("cannot close")
             await trio.sleep_forever()
 
-    monkeypatch.setitem(_jobs_store._SCHEMES, "hung", BadClose)
-    monkeypatch.setitem(_jobs_store._SCHEMES, "failing", BadClose)
+    monkeypatch.setitem(_store_url._SCHEMES, "hung", BadClose)
+    monkeypatch.setitem(_store_url._SCHEMES, "failing", BadClose)
     with capture_logs() as logs:
         async with open_job_queue(registry(), store="hung://") as queue:
             assert isinstance(queue.store, BadClose)

@@ -53,7 +53,8 @@ from trio_orch.engines._jobs_events import (
 )
 from trio_orch.engines._jobs_model import Job, JobQueueStats, JobSpec, JobStatus, to_json_data
 from trio_orch.engines._jobs_registry import TaskRegistry
-from trio_orch.engines._jobs_store import JobStore, MemoryJobStore, store_from_url
+from trio_orch.engines._jobs_store import JobStore, MemoryJobStore
+from trio_orch.engines._store_url import store_from_url
 from trio_orch.primitives import RetryPolicy
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ from trio_orch.engines._jobs_model import Job, JobSpec, JobStatus, copy_json
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["JobStore", "MemoryJobStore", "store_from_url"]
+__all__ = ["JobStore", "MemoryJobStore"]
 
 JobList: TypeAlias = "list[Job]"
 
@@ -428,26 +428,3 @@ class MemoryJobStore(JobStore):
         while delayed and self._live(delayed[0][1], delayed[0][2]) is None:
             heapq.heappop(delayed)
         return delayed[0][0] if delayed else None
-
-
-# --- stores named by URL ------------------------------------------------------------------
-
-#: URL scheme -> factory; the durable stores add their schemes here.
-_SCHEMES: dict[str, Callable[[str], JobStore]] = {"memory": lambda _url: MemoryJobStore()}
-
-
-def store_from_url(url: str) -> JobStore:
-    """Make the store a URL names (``"memory://"``; durable stores add their schemes).
-
-    Raises:
-        ValueError: the URL's scheme names no known store.
-    """
-    scheme = url.partition(":")[0]
-    if scheme not in _SCHEMES:  # the durable stores' schemes: registered by this import
-        import trio_orch.engines._store_url  # noqa: F401 - loaded on first use (engines/__init__)
-    factory = _SCHEMES.get(scheme)
-    if factory is None or "://" not in url:
-        known = ", ".join(f"{s}://" for s in sorted(_SCHEMES))
-        msg = f"store must be a JobStore or a store URL ({known}), got {url!r}"
-        raise ValueError(msg)
-    return factory(url)

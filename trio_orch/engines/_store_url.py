@@ -1,19 +1,30 @@
 """Job stores named by URL: :func:`job_store_from_url` (``sqlite:///``, ``postgresql://``, ``memory://``).
 
-Importing this module registers the durable stores' schemes with the job queue, so that
-``open_job_queue(tasks, store="sqlite:///jobs.db")`` works; it imports no database driver.
+The one table of URL schemes, used by :func:`job_store_from_url` and by the job queue's
+``store="sqlite:///jobs.db"``; a store's module (and its database driver) is imported only when
+its URL is used.
 """
 
 from __future__ import annotations
 
-from trio_orch.engines._jobs_store import _SCHEMES, JobStore, store_from_url
-from trio_orch.engines._store_schema import mask_url
+from typing import TYPE_CHECKING
 
-__all__ = ["job_store_from_url"]
+from trio_orch.engines._jobs_store import JobStore, MemoryJobStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["job_store_from_url", "store_from_url"]
 
 
 def _bad(url: str, why: str) -> ValueError:
+    from trio_orch.engines._store_schema import mask_url
+
     return ValueError(f"store URL {mask_url(url)!r} {why}")
+
+
+def _memory(_url: str) -> JobStore:
+    return MemoryJobStore()
 
 
 def _sqlite(url: str) -> JobStore:
@@ -41,6 +52,29 @@ def _postgres(url: str) -> JobStore:
     except ValueError as exc:
         raise _bad(url, f"is not a valid URL: {exc}") from None
     return PostgresJobStore(url)
+
+
+#: URL scheme -> the factory of its store
+_SCHEMES: dict[str, Callable[[str], JobStore]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
+
+
+def store_from_url(url: str) -> JobStore:
+    """The store ``url`` names, for the job queue's ``store=`` (its message names the argument).
+
+    Raises:
+        ValueError: the URL's scheme names no known store.
+    """
+    factory = _SCHEMES.get(url.partition(":")[0])
+    if factory is None or "://" not in url:
+        known = ", ".join(f"{s}://" for s in sorted(_SCHEMES))
+        msg = f"store must be a JobStore or a store URL ({known}), got {url!r}"
+        raise ValueError(msg)
+    return factory(url)
 
 
 def _check_url(url: object) -> None:
@@ -73,8 +107,3 @@ def job_store_from_url(url: str) -> JobStore:
         known = ", ".join(f"{s}://" for s in sorted(_SCHEMES))
         raise _bad(url, f"names no known store (known: {known})")
     return store_from_url(url)
-
-
-_SCHEMES["sqlite"] = _sqlite
-_SCHEMES["postgresql"] = _postgres
-_SCHEMES["postgres"] = _postgres
