@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 import trio
 
-from tests.cli.conftest import ENV, write
+from tests.cli.conftest import CLI, ENV, write
 from trio_orch.cli import console_main
 from trio_orch.cli._output import MAX_LINE
 from trio_orch.cli._run import _not_started, _Output, command_argv
@@ -385,3 +385,63 @@ def test_console_main_in_process(
     assert info.value.code == 0
     assert gc.isenabled()
     assert "run" in capfd.readouterr().out
+
+
+async def test_a_start_in_a_cancelled_scope_starts_nothing(own_descriptors: None) -> None:
+    spawner = Spawner()
+    assert spawner.fast
+    before = sorted(os.listdir("/proc/self/fd"))
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await spawner.start(["sleep", "30"], Path.cwd(), ENV)
+    assert scope.cancelled_caught
+    # No pidfd (or pipe) left open, so no process started and left behind.
+    assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+def test_an_ignored_sigchld_takes_the_fallback(own_descriptors: None) -> None:
+    assert Spawner.fast_path_available()
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        # The kernel would reap the children: no exit status for the fast path to wait for.
+        assert not Spawner.fast_path_available()
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
+@pytest.mark.parametrize("where", ["here", "sub"])  # the fast path and the fallback
+def test_a_cancelled_step_can_print_while_it_shuts_down(tmp_path: Path, where: str) -> None:
+    (tmp_path / "sub").mkdir()
+    ready, marker = tmp_path / "ready", tmp_path / "marker"
+    wf = write(
+        tmp_path,
+        f"""
+[steps.slow]
+run = 'trap "echo cleaning; echo done > {marker}; exit 0" TERM; touch {ready}; while :; do sleep 0.05; done'
+cwd = "{tmp_path / where if where == "sub" else tmp_path}"
+""",
+    )
+    proc = subprocess.Popen(
+        [*CLI, "run", str(wf), "--grace", "5"],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not ready.exists():  # a real wait: the subprocess has to start
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, out + err
+    # Its pipe stayed open through the grace period: the trap's echo did not kill it.
+    assert marker.read_text() == "done\n"
+    assert "slow | cleaning\n" in out

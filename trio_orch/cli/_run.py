@@ -786,9 +786,14 @@ class _Runner:
                 await child.pass_output(output.feed, exited)
             except BaseException:  # cancelled: stop it, then go on being cancelled
                 await self._stop(child)
+                try:  # what it printed while it shut down
+                    child.drain(output.feed)
+                    output.finish()
+                except Exception as error:  # lost, said so: the cancellation goes on
+                    _logger.warning("trio_orch.cli.output_lost", error=repr(error))
                 raise
-            output.finish()
             returncode = child.reap(block=True)
+            output.finish()
         finally:
             child.close()
         assert returncode is not None, "it exited"

@@ -112,7 +112,9 @@ class Child:
         self, pid: int, output: int, *, pidfd: int = -1, process: trio.Process | None = None
     ) -> None:
         self.pid = pid
-        self._output = output  # the read end of its stdout/stderr pipe
+        # The read end of its stdout/stderr pipe, open until close(): a step stopped by a
+        # cancellation may still print while it shuts down, and must not die of SIGPIPE.
+        self._output = trio.lowlevel.FdStream(output)
         self._pidfd = pidfd
         self._process = process
 
@@ -126,20 +128,30 @@ class Child:
         fast path the process is not reaped yet when ``exited`` is called (see :meth:`reap`).
 
         Cancellation:
-            Cancellable; the process goes on running.
+            Cancellable; the process goes on running and the pipe stays open (see
+            :meth:`drain`).
         """
-        stream = trio.lowlevel.FdStream(self._output)
-        self._output = -1  # the stream closes it
 
         async def pump() -> None:
-            async with stream:
-                async for chunk in stream:
-                    feed(bytes(chunk))
+            async for chunk in self._output:
+                feed(bytes(chunk))
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pump)
             await self.exited()
             exited()
+
+    def drain(self, feed: Callable[[bytes], object]) -> None:
+        """Give ``feed`` what is waiting in the pipe now, without blocking (after a stop)."""
+        fd = self._output.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # nothing more for now (EAGAIN), or the pipe failed
+                return
+            if not chunk:
+                return
+            feed(chunk)
 
     async def exited(self) -> None:
         """Return once the process has exited.
@@ -180,9 +192,7 @@ class Child:
 
     def close(self) -> None:
         """Close the pipe (and the pidfd); the process itself is left alone."""
-        if self._output >= 0:
-            os.close(self._output)
-            self._output = -1
+        self._output.close()
         self._close_pidfd()
 
 
@@ -209,6 +219,8 @@ class Spawner:
             os.close(os.pidfd_open(os.getpid()))
         except OSError:  # pragma: no cover - an old kernel, a sandbox
             return False
+        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+            return False  # the kernel reaps the children: no exit status to wait for
         return inherited_descriptors() == []
 
     async def start(self, argv: list[str], cwd: Path, env: Mapping[str, str]) -> Child:
@@ -219,14 +231,15 @@ class Spawner:
                 executable, ``ENOEXEC``: not a format the kernel runs, ...).
 
         Cancellation:
-            Not cancellable once the process starts: the process is returned, and the
-            caller's next checkpoint sees the cancellation.
+            A cancellation before the process starts raises ``Cancelled``; once it has
+            started the process is returned, and the caller's next checkpoint sees it.
         """
         read, write = os.pipe()
         try:
             if self.fast and read > 2 and write > 2 and str(cwd) == self._cwd:
-                child = self._posix_spawn(argv, env, read, write)
                 await trio.lowlevel.checkpoint_if_cancelled()
+                child = self._posix_spawn(argv, env, read, write)
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return child
             process = await trio.lowlevel.open_process(
                 argv,
