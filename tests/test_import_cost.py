@@ -7,6 +7,7 @@ checked by hand, not here: a timing assertion would fail on a busy machine.
 
 from __future__ import annotations
 
+import ast
 import json
 
 import pytest
@@ -83,3 +84,64 @@ def test_first_use_of_a_websocket_name_loads_the_websocket_stack() -> None:
     loaded = _modules_after("from trio_orch import open_ws_client")
     assert {"trio_websocket", "trio_orch.engines._ws_client"} <= loaded
     assert "rich" not in loaded
+
+
+#: A workflow run without retries, as ``trio-orch run`` makes one for a file with none.
+RUN_WITHOUT_RETRIES = """
+import trio
+from trio_orch import Step, Workflow
+
+async def noop():
+    pass
+
+trio.run(Workflow("w", steps=[Step("a", noop), Step("b", noop, depends_on=["a"])]).run)
+"""
+
+
+def test_a_workflow_without_retries_does_not_load_the_retry_machinery() -> None:
+    loaded = _modules_after(RUN_WITHOUT_RETRIES)
+    assert "trio_orch.engines._workflow_run" in loaded
+    assert not loaded & {
+        "trio_orch.primitives._retry",
+        "trio_orch.primitives._errors",
+        "trio_orch.primitives._backoff",
+    }
+
+
+def test_trio_orch_run_loads_json_and_the_retry_machinery_only_when_used() -> None:
+    # (not _modules_after: it imports json itself to report the modules)
+    program = (
+        "import sys, trio\n"
+        "from trio_orch.cli import _main, _run\n"
+        "print(sorted(m for m in sys.modules if m == 'json' or m.startswith('trio_orch.')))"
+    )
+    done = run_python("-c", program)
+    assert done.returncode == 0, done.stderr
+    loaded = set(ast.literal_eval(done.stdout))
+    assert "trio_orch.cli._run" in loaded
+    assert "json" not in loaded
+    assert "trio_orch.primitives._retry" not in loaded
+
+
+def test_a_step_with_a_retry_policy_is_checked_and_retried() -> None:
+    program = """
+import trio
+from trio_orch import RetryPolicy, Step, Workflow
+
+calls = []
+
+async def flaky():
+    calls.append(1)
+    if len(calls) < 2:
+        raise ConnectionError("once")
+
+trio.run(Workflow("w", steps=[Step("a", flaky, retry=RetryPolicy(initial_delay=0))]).run)
+try:
+    Step("b", flaky, retry=3)
+except TypeError as exc:
+    print(exc)
+print(len(calls))
+"""
+    done = run_python("-c", program)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["retry must be a RetryPolicy or None, got 3", "2"]

@@ -305,6 +305,7 @@ if _typing.TYPE_CHECKING:
     from trio_orch._exceptions import SpecProblem as SpecProblem
     from trio_orch._exceptions import TransientError as TransientError
     from trio_orch._exceptions import WorkflowDefinitionError as WorkflowDefinitionError
+    from trio_orch._exceptions import WorkflowFailed as WorkflowFailed
     from trio_orch.engines import CompensationResult as CompensationResult
     from trio_orch.engines import ConnectionFailed as ConnectionFailed
     from trio_orch.engines import ConnectionState as ConnectionState
@@ -374,7 +375,6 @@ if _typing.TYPE_CHECKING:
     from trio_orch.engines import WebSocketEvent as WebSocketEvent
     from trio_orch.engines import Workflow as Workflow
     from trio_orch.engines import WorkflowEvent as WorkflowEvent
-    from trio_orch.engines import WorkflowFailed as WorkflowFailed
     from trio_orch.engines import WorkflowFinished as WorkflowFinished
     from trio_orch.engines import WorkflowPlan as WorkflowPlan
     from trio_orch.engines import WorkflowResult as WorkflowResult
@@ -628,7 +628,7 @@ _LAZY: dict[str, str] = {
     "WebSocketEvent": "trio_orch.engines",
     "Workflow": "trio_orch.engines",
     "WorkflowEvent": "trio_orch.engines",
-    "WorkflowFailed": "trio_orch.engines",
+    "WorkflowFailed": "trio_orch._exceptions",
     "WorkflowFinished": "trio_orch.engines",
     "WorkflowPlan": "trio_orch.engines",
     "WorkflowResult": "trio_orch.engines",

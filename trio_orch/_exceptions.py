@@ -10,8 +10,7 @@ The hierarchy::
     ├── WorkflowDefinitionError   a Workflow is malformed: cycle, unknown dependency, duplicate
     │                             step name, a parameter that is no dependency (a ValueError)
     ├── WorkflowFailed            Workflow.run: a step failed; ``.result`` holds the
-    │                             WorkflowResult (defined in trio_orch.engines._workflow_model,
-    │                             where WorkflowResult is, to type ``.result`` exactly)
+    │                             WorkflowResult
     ├── ConnectionLost            a WebSocket client gave up (attempts ran out)
     │   ├── HandshakeRejected     ... the server refused the handshake with a fatal status
     │   └── FatalCloseCode        ... the server closed with a close code marked fatal
@@ -30,6 +29,7 @@ The hierarchy::
     ├── SpecError                 trio-orch run: every problem of a workflow file at once
     ├── CommandFailed             trio-orch run: a step's command exited non-zero (retried)
     ├── CannotStart               trio-orch run: a step's command could not be started
+    ├── TasksNotFound             trio-orch worker: --tasks names no TaskRegistry
     └── BenchmarkSkipped          trio-orch bench: a benchmark or baseline cannot run here
 
 Components higher up (events, workflows, the WebSocket client, ...) add their own
@@ -43,7 +43,12 @@ wrapped in any of these.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import trio
+
+if TYPE_CHECKING:
+    from trio_orch.engines import WorkflowResult
 
 
 class OrchError(Exception):
@@ -116,6 +121,33 @@ class WorkflowDefinitionError(OrchError, ValueError):
     def __init__(self, message: str, *, workflow: str = "") -> None:
         self.workflow = workflow
         super().__init__(message)
+
+
+class WorkflowFailed(OrchError):
+    """Raised by :meth:`trio_orch.Workflow.run` when a step failed.
+
+    The message lists the failed steps and their errors (and any failed compensation); the
+    first step error (in completion order) is chained as ``__cause__``.
+
+    Attributes:
+        result: the :class:`WorkflowResult` of the run (``status`` is ``FAILED``).
+    """
+
+    def __init__(self, result: WorkflowResult, *, first_error: BaseException | None = None) -> None:
+        self.result = result
+        failed = ", ".join(f"{name!r} ({result.steps[name].error!r})" for name in result.failed)
+        message = f"workflow {result.workflow!r} failed: step {failed}"
+        if len(result.failed) > 1:
+            message = f"workflow {result.workflow!r} failed: steps {failed}"
+        if result.compensation_errors:
+            undo = ", ".join(f"{n!r} ({e!r})" for n, e in result.compensation_errors.items())
+            message += f"; compensations failed: {undo}"
+        super().__init__(message)
+        if first_error is not None:
+            self.__cause__ = first_error
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.result,), self.__dict__)
 
 
 # --- WebSocket client ---------------------------------------------------------------------
@@ -594,6 +626,11 @@ class CannotStart(OrchError):
 
 
 # --- services -----------------------------------------------------------------------------
+
+
+class TasksNotFound(OrchError):
+    """``trio-orch worker --tasks module:attribute`` names no TaskRegistry (the message says
+    why: malformed, the module cannot be imported, or no registry there)."""
 
 
 class ServiceNotFound(OrchError, LookupError):

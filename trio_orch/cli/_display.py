@@ -16,7 +16,6 @@ sequences; rich is not needed for either (and not imported).
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import time
@@ -25,15 +24,19 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from trio_orch._lazy import LazyModule
 from trio_orch.engines import StepStatus, WorkflowStatus
 
 if TYPE_CHECKING:
+    import json
     from collections.abc import Iterable, Mapping
 
     from trio_orch.cli._output import Colors, Writer
     from trio_orch.cli._spec import StepSpec, WorkflowSpec
     from trio_orch.engines import WorkflowResult
     from trio_orch.primitives import ProgressSnapshot, ProgressTracker
+else:  # loaded on first use: only --json writes JSON
+    json = LazyModule("json")
 
 __all__ = [
     "Display",

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import logging
 import os
 import re
@@ -37,6 +36,7 @@ import attrs
 import trio
 
 from trio_orch._exceptions import CannotStart, CommandFailed, SpecError, WorkflowDefinitionError
+from trio_orch._lazy import LazyModule
 from trio_orch._log import get_logger
 from trio_orch.cli._display import (
     Display,
@@ -62,13 +62,15 @@ from trio_orch.engines import (
     WorkflowRun,
     WorkflowStatus,
 )
-from trio_orch.primitives import Jitter, RetryPolicy
 
 if TYPE_CHECKING:
     import argparse
+    import json
     from collections.abc import Callable, Iterator, Mapping
 
-    from trio_orch.primitives import ProgressTracker
+    from trio_orch.primitives import ProgressTracker, RetryPolicy
+else:  # loaded on first use: only --dry-run --json writes JSON
+    json = LazyModule("json")
 
 __all__ = ["run_command"]
 
@@ -206,6 +208,8 @@ def _retry_policy(step: StepSpec) -> RetryPolicy | None:
     retry = step.retry
     if retry is None or retry.attempts <= 1:
         return None
+    from trio_orch.primitives import Jitter, RetryPolicy  # only for a step that retries
+
     try:
         longest = retry.delay * retry.backoff ** (retry.attempts - 1)
     except OverflowError:  # many attempts with a large backoff: effectively no cap

@@ -20,18 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from trio_orch._lazy import LazyModule
+
 if TYPE_CHECKING:
+    import json
     from collections.abc import Mapping
     from pathlib import Path
 
     from trio_orch.cli._spec import StepSpec, WorkflowSpec
+else:  # loaded on first use: only steps with inputs or outputs keep state
+    json = LazyModule("json")
 
 __all__ = ["Fingerprint", "StateFile", "fingerprint", "state_path", "stale_reason"]
 

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trio_orch._exceptions import TasksNotFound
 from trio_orch.cli._args import count, positive_seconds, seconds
 
 if TYPE_CHECKING:
@@ -108,10 +109,6 @@ def build_worker_parser() -> argparse.ArgumentParser:
     )
     add_worker_arguments(parser)
     return parser
-
-
-class TasksNotFound(Exception):
-    """``--tasks`` names no TaskRegistry (the message says why)."""
 
 
 def load_tasks(spec: str) -> TaskRegistry:

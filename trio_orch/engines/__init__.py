@@ -16,6 +16,7 @@ from trio_orch._lazy import lazy_names as _lazy_names
 # importing this package costs nothing for the components a program does not use.  A
 # new name goes in these TYPE_CHECKING imports (what type checkers read) and in _LAZY.
 if _typing.TYPE_CHECKING:
+    from trio_orch._exceptions import WorkflowFailed as WorkflowFailed
     from trio_orch.engines._generation import GenerationOrchestrator as GenerationOrchestrator
     from trio_orch.engines._generation import GenerationRequest as GenerationRequest
     from trio_orch.engines._generation import GenerationResult as GenerationResult
@@ -83,7 +84,6 @@ if _typing.TYPE_CHECKING:
     from trio_orch.engines._workflow_model import StepAttempt as StepAttempt
     from trio_orch.engines._workflow_model import StepResult as StepResult
     from trio_orch.engines._workflow_model import StepStatus as StepStatus
-    from trio_orch.engines._workflow_model import WorkflowFailed as WorkflowFailed
     from trio_orch.engines._workflow_model import WorkflowPlan as WorkflowPlan
     from trio_orch.engines._workflow_model import WorkflowResult as WorkflowResult
     from trio_orch.engines._workflow_model import WorkflowStatus as WorkflowStatus
@@ -170,7 +170,7 @@ _LAZY = {
     "StepAttempt": "trio_orch.engines._workflow_model",
     "StepResult": "trio_orch.engines._workflow_model",
     "StepStatus": "trio_orch.engines._workflow_model",
-    "WorkflowFailed": "trio_orch.engines._workflow_model",
+    "WorkflowFailed": "trio_orch._exceptions",
     "WorkflowPlan": "trio_orch.engines._workflow_model",
     "WorkflowResult": "trio_orch.engines._workflow_model",
     "WorkflowStatus": "trio_orch.engines._workflow_model",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast, final, overload
 import attrs
 import trio
 
-from trio_orch._exceptions import WorkflowDefinitionError
+from trio_orch._exceptions import WorkflowDefinitionError, WorkflowFailed
 from trio_orch._groups import leaves
 from trio_orch._lazy import LazyModule
 from trio_orch._log import get_logger
@@ -27,12 +27,12 @@ from trio_orch.engines._workflow_model import (
     CompensateFn,
     DependencyRef,
     FailurePolicy,
+    Node,
     Plan,
     Step,
     StepAttempt,
     StepFn,
     StepResult,
-    WorkflowFailed,
     WorkflowPlan,
     WorkflowResult,
     WorkflowStatus,
@@ -573,9 +573,7 @@ class Workflow:
         cached = self._described_plans.get(id(plan))
         if cached is not None and cached[0] is plan and cached[1].targets == targets:
             return cached[1]
-        steps = tuple(
-            attrs.evolve(plan.nodes[i].step, depends_on=plan.nodes[i].dep_names) for i in plan.order
-        )
+        steps = tuple(_by_names(plan.nodes[i]) for i in plan.order)
         described = WorkflowPlan(workflow=self.id, steps=steps, targets=targets)
         self._described_plans[id(plan)] = (plan, described)
         return described
@@ -616,3 +614,11 @@ class Workflow:
         if status is WorkflowStatus.FAILED and check:
             raise WorkflowFailed(result, first_error=run.first_error)
         return result
+
+
+def _by_names(node: Node) -> Step:
+    """The node's step with its dependencies named (itself when they are names already)."""
+    step = node.step
+    if step.depends_on == node.dep_names:
+        return step
+    return attrs.evolve(step, depends_on=node.dep_names)

@@ -13,18 +13,20 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from functools import partial
-from typing import Any, TypeAlias, final
+from typing import TYPE_CHECKING, Any, TypeAlias, final
 
 import attrs
 
-from trio_orch._exceptions import OrchError, WorkflowDefinitionError
+from trio_orch._exceptions import WorkflowDefinitionError
 from trio_orch._validate import (
     callable_validator,
-    instance_validator,
+    check_instance,
     nonempty_str_validator,
     number_validator,
 )
-from trio_orch.primitives import RetryPolicy
+
+if TYPE_CHECKING:
+    from trio_orch.primitives import RetryPolicy
 
 #: A step function: ``async def fn(ctx, **dependency_results) -> value``.
 StepFn: TypeAlias = Callable[..., Awaitable[Any]]
@@ -75,6 +77,15 @@ class FailurePolicy(enum.Enum):
 
 # A timeout in seconds: > 0 or None (inf allowed: never times out).
 _TIMEOUT = number_validator(strict=True, allow_none=True, allow_inf=True)
+
+
+def _check_retry(_step: object, _attribute: object, value: RetryPolicy | None) -> None:
+    if value is not None:
+        # Imported here: a workflow without retries (most of ``trio-orch run``'s) never loads
+        # the retry machinery; whoever made ``value`` has loaded it already.
+        from trio_orch.primitives import RetryPolicy
+
+        check_instance("retry", value, RetryPolicy, "a RetryPolicy", allow_none=True)
 
 
 def _to_deps(value: object) -> tuple[DependencyRef, ...]:
@@ -129,7 +140,7 @@ class Step:
     retry: RetryPolicy | None = attrs.field(
         default=None,
         kw_only=True,
-        validator=instance_validator(RetryPolicy, "a RetryPolicy", allow_none=True),
+        validator=_check_retry,
     )
     timeout: float | None = attrs.field(default=None, kw_only=True, validator=_TIMEOUT)
     compensate: CompensateFn | None = attrs.field(
@@ -359,33 +370,6 @@ class WorkflowPlan:
     def dependents(self, name: str) -> tuple[str, ...]:
         """Names of the planned steps that depend on ``name`` directly, in plan order."""
         return tuple(step.name for step in self.steps if name in step.depends_on)
-
-
-class WorkflowFailed(OrchError):
-    """Raised by :meth:`trio_orch.Workflow.run` when a step failed.
-
-    The message lists the failed steps and their errors (and any failed compensation); the
-    first step error (in completion order) is chained as ``__cause__``.
-
-    Attributes:
-        result: the :class:`WorkflowResult` of the run (``status`` is ``FAILED``).
-    """
-
-    def __init__(self, result: WorkflowResult, *, first_error: BaseException | None = None) -> None:
-        self.result = result
-        failed = ", ".join(f"{name!r} ({result.steps[name].error!r})" for name in result.failed)
-        message = f"workflow {result.workflow!r} failed: step {failed}"
-        if len(result.failed) > 1:
-            message = f"workflow {result.workflow!r} failed: steps {failed}"
-        if result.compensation_errors:
-            undo = ", ".join(f"{n!r} ({e!r})" for n, e in result.compensation_errors.items())
-            message += f"; compensations failed: {undo}"
-        super().__init__(message)
-        if first_error is not None:
-            self.__cause__ = first_error
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.result,), self.__dict__)
 
 
 # --- compiled plans ----------------------------------------------------------------------

@@ -29,7 +29,6 @@ from trio_orch.engines._workflow_model import (
     StepStatus,
     WorkflowStatus,
 )
-from trio_orch.primitives import RetryDetails, retry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from trio_orch._log import Logger
     from trio_orch.engines import _workflow_events as ev
     from trio_orch.events import Event
-    from trio_orch.primitives import ProgressTask
+    from trio_orch.primitives import ProgressTask, RetryDetails
 else:  # loaded with the first event emitted: a run without a bus never imports them
     ev = LazyModule("trio_orch.engines._workflow_events")
 
@@ -374,6 +373,8 @@ class _Run:
         try:
             if policy is None:
                 return await attempt()
+            from trio_orch.primitives import retry  # (a run without retries never loads it)
+
             attempt.__qualname__ = attempt.__name__ = f"{self.plan.workflow}.{step.name}"
             return await retry(attempt, policy=attrs.evolve(policy, on_retry=on_retry))
         except Exception as exc:
