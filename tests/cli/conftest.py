@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,7 @@ import pytest
 from trio_orch.cli import main
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CLI = [sys.executable, "-m", "trio_orch"]
@@ -67,3 +69,40 @@ def write(tmp_path: Path, text: str, name: str = "wf.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@contextlib.contextmanager
+def started_cli(*args: str, cwd: Path, ready: Path) -> Iterator[subprocess.Popen[str]]:
+    """``trio-orch ARGS`` in a subprocess, handed over once ``ready`` exists (a step of the
+    run creates it); killed on the way out if it is still running."""
+    proc = subprocess.Popen(
+        [*CLI, *args],
+        cwd=cwd,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not ready.exists():  # a real wait: the subprocess has to start
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the step never started"
+            time.sleep(0.02)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def gone(pid: int) -> bool:
+    """True once process ``pid`` has exited (a zombie waiting for its reaper counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import runpy
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.cli.conftest import CLI, ENV, ROOT, write
+from tests.cli.conftest import CLI, ENV, ROOT, gone, started_cli, write
 from trio_orch import CannotStart, CommandFailed, OrchError, SpecError
 from trio_orch.cli import main
 from trio_orch.cli._main import build_parser
@@ -111,18 +110,6 @@ def test_version_and_python_m(
     assert err == ""
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    status = Path(f"/proc/{pid}/status")
-    try:
-        return "\nState:\tZ" in status.read_text()  # a zombie waiting for its reaper
-    except FileNotFoundError:
-        return True
-
-
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_terminates_children_and_prints_the_summary(
     tmp_path: Path, signum: int, status: int
@@ -138,31 +125,14 @@ run = "echo never"
 depends_on = ["slow"]
 """,
     )
-    proc = subprocess.Popen(
-        [*CLI, "run", str(wf), "--grace", "2"],
-        cwd=ROOT,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not pidfile.exists():  # a real wait: the subprocess has to start
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the step never started"
-            time.sleep(0.02)
+    with started_cli("run", str(wf), "--grace", "2", cwd=ROOT, ready=pidfile) as proc:
         child = int(pidfile.read_text())
-        assert not _gone(child)
+        assert not gone(child)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == status, out + err
     deadline = time.monotonic() + 5
-    while not _gone(child):
+    while not gone(child):
         assert time.monotonic() < deadline, f"child {child} survived"
         time.sleep(0.02)
     assert f"{signal.Signals(signum).name}: cancelling the run" in out

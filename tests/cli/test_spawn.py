@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 import trio
 
-from tests.cli.conftest import CLI, ENV, write
+from tests.cli.conftest import ENV, gone, started_cli, write
 from trio_orch.cli import console_main
 from trio_orch.cli._output import MAX_LINE
 from trio_orch.cli._run import _not_started, _Output, command_argv
@@ -287,17 +287,6 @@ def test_console_main_exits_with_the_run_s_status(tmp_path: Path) -> None:
     assert (proc.returncode, err) == (141, b"")
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:  # a zombie waiting for its reaper is gone too
-        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return True
-
-
 def test_ctrl_c_twice_stops_a_step_that_ignores_sigterm(
     tmp_path: Path, run_cli: Callable[..., Done], spawn_path: str
 ) -> None:
@@ -329,7 +318,7 @@ run = \'\'\'trap "" TERM; sh -c '{child}' & wait\'\'\'
     assert time.monotonic() - started < 10  # not the 20 s grace
     assert done.status == 130, done.out + done.err
     assert _row(done.out, "stubborn")[:2] == ["stubborn", "cancelled"]
-    assert _gone(int(pidfile.read_text()))  # its whole group was killed
+    assert gone(int(pidfile.read_text()))  # its whole group was killed
 
 
 def test_output_is_cut_into_whole_lines() -> None:
@@ -421,26 +410,9 @@ run = 'trap "echo cleaning; echo done > {marker}; exit 0" TERM; touch {ready}; w
 cwd = "{tmp_path / where if where == "sub" else tmp_path}"
 """,
     )
-    proc = subprocess.Popen(
-        [*CLI, "run", str(wf), "--grace", "5"],
-        cwd=tmp_path,
-        env=ENV,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while not ready.exists():  # a real wait: the subprocess has to start
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the step never started"
-            time.sleep(0.02)
+    with started_cli("run", str(wf), "--grace", "5", cwd=tmp_path, ready=ready) as proc:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, out + err
     # Its pipe stayed open through the grace period: the trap's echo did not kill it.
     assert marker.read_text() == "done\n"

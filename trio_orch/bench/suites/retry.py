@@ -32,31 +32,28 @@ async def fetch(x: int) -> int:
     return x  # noqa: ASYNC910 - trivial work, no checkpoint on purpose
 
 
+async def _hand_retry(i: int) -> None:
+    """The loop one writes by hand: a checkpoint, then 3 attempts with doubling sleeps."""
+    await trio.lowlevel.checkpoint()
+    for attempt in range(3):
+        try:
+            await fetch(i)
+            break
+        except TimeoutError:
+            if attempt == 2:
+                raise
+            await trio.sleep(0.1 * 2**attempt)
+
+
 async def _floor(n: int) -> None:  # noqa: ASYNC910 - trivial work, no checkpoint on purpose
     for i in range(n):
-        await trio.lowlevel.checkpoint()
-        for attempt in range(3):
-            try:
-                await fetch(i)
-                break
-            except TimeoutError:
-                if attempt == 2:
-                    raise
-                await trio.sleep(0.1 * 2**attempt)
+        await _hand_retry(i)
 
 
 async def _floor_timeout(n: int) -> None:  # noqa: ASYNC910 - trivial work, no checkpoint on purpose
     for i in range(n):
         with trio.fail_after(30.0):
-            await trio.lowlevel.checkpoint()
-            for attempt in range(3):
-                try:
-                    await fetch(i)
-                    break
-                except TimeoutError:
-                    if attempt == 2:
-                        raise
-                    await trio.sleep(0.1 * 2**attempt)
+            await _hand_retry(i)
 
 
 async def _retry(n: int) -> None:  # noqa: ASYNC910 - trivial work, no checkpoint on purpose
